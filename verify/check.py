@@ -1,0 +1,259 @@
+"""The checking pipeline: claims -> retrieve -> score pairs -> decide -> store."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from . import __version__
+from .claims import is_check_worthy, validate_claim_text
+from .corpus import Corpus
+from .errors import CorpusError, InputError
+from .verdict import Evidence, Thresholds, Verdict, decide
+
+DEFAULT_K = 5
+
+
+@dataclass
+class ClaimResult:
+    """One claim's verdict with its evidence, as stored and as rendered."""
+
+    claim_id: int
+    text: str
+    verdict: Verdict
+    evidence: list[Evidence]
+    start: int | None = None
+    end: int | None = None
+    document_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "claim_id": self.claim_id, "text": self.text, "document_id": self.document_id,
+            "start": self.start, "end": self.end, "label": self.verdict.label, "score": self.verdict.score,
+            "reason": self.verdict.reason, "conflicting": self.verdict.conflicting,
+            "evidence": [evidence_dict(e) for e in self.evidence],
+        }
+
+
+def evidence_dict(e: Evidence) -> dict:
+    s = e.sentence
+    return {
+        "rank": e.rank, "sentence_id": s["id"], "text": s["text"], "document_id": s["document_id"],
+        "title": s.get("title"), "url": s.get("url"), "speaker": s.get("speaker"), "date": s.get("published"),
+        "start": s["start"], "end": s["end"], "similarity": round(e.similarity, 4),
+        "p_entail": e.p_entail, "p_neutral": e.p_neutral, "p_contradict": e.p_contradict,
+        "truncated": e.truncated, "flags": e.flags, "relation": s.get("relation", "unknown"),
+    }
+
+
+def relation(evidence_date: str | None, report_date: str | None) -> str:
+    if not evidence_date or not report_date:
+        return "unknown"
+    if evidence_date < report_date:
+        return "before"
+    return "same day" if evidence_date == report_date else "after"
+
+
+@dataclass
+class CheckRun:
+    run_id: int
+    manifest: dict
+    results: list[ClaimResult] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {"consistent": 0, "novel": 0, "contradictory": 0}
+        for r in self.results:
+            out[r.verdict.label] += 1
+        return out
+
+
+class Checker:
+    """Checks claims against the official statements in a corpus.
+
+    Args:
+        corpus: the corpus to check against (and to store runs in).
+        embedder: sentence embedder; default the bundled all-MiniLM-L6-v2.
+        nli: an NLI model, ``None`` for similarity-only, or ``"auto"`` for
+            ``$VERIFY_NLI_MODEL`` or the shipped model.
+        k: evidence sentences retrieved per claim.
+        thresholds: decision thresholds (default: calibrated values stored in the
+            corpus if any, else built-in defaults).
+
+    Example:
+        >>> checker = Checker(Corpus("corpus.db"))            # doctest: +SKIP
+        >>> run = checker.check_text("NATO offered Russia arms-control talks.")  # doctest: +SKIP
+        >>> run.results[0].verdict.label                      # doctest: +SKIP
+        'consistent'
+    """
+
+    def __init__(self, corpus: Corpus, embedder=None, nli="auto", k: int = DEFAULT_K,
+                 thresholds: Thresholds | None = None):
+        self.corpus = corpus
+        if embedder is None:
+            from .embed import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder()
+        self.embedder = embedder
+        if nli == "auto":
+            from .nli import load_nli
+
+            nli = load_nli(None)
+        self.nli = nli
+        if k < 1:
+            raise InputError("k must be at least 1")
+        self.k = k
+        self.thresholds = thresholds or Thresholds()
+        self._index = None
+
+    @property
+    def index(self):
+        if self._index is None:
+            from .index import VectorIndex
+
+            self._index = VectorIndex(self.corpus, self.embedder)
+            self._index.ensure()
+        return self._index
+
+    def manifest(self, command: str | None = None) -> dict:
+        return {
+            "command": command or " ".join(["verify", *sys.argv[1:]]),
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "code_version": f"verify {__version__}",
+            "embed_model": self.embedder.model_id,
+            "nli_model": self.nli.model_id if self.nli else None,
+            "mode": "nli" if self.nli else "similarity-only",
+            "k": self.k,
+            "thresholds": self.thresholds.as_dict(),
+            "corpus_fingerprint": self.corpus.fingerprint(),
+            "official_sentences": self.corpus.count(
+                "sentences s join documents d on d.id = s.document_id", "d.kind = 'official'"),
+        }
+
+    # --- entry points ----------------------------------------------------------------------
+    def check_document(self, doc_id: int, progress: Callable[[int], None] | None = None) -> CheckRun:
+        """Check every check-worthy sentence of an ingested report."""
+        return self.check_documents([doc_id], progress)
+
+    def check_documents(self, doc_ids: Sequence[int], progress: Callable[[int], None] | None = None) -> CheckRun:
+        """Check every check-worthy sentence of one or more ingested reports, in one run."""
+        claims = []
+        for doc_id in doc_ids:
+            doc = self.corpus.document(doc_id)
+            sentences = [s for s in self.corpus.sentences("s.document_id = ?", [doc_id])
+                         if is_check_worthy(s["text"])]
+            if not sentences:
+                raise InputError(f"document {doc_id} ({doc.get('source') or doc.get('title')}) "
+                                 "has no check-worthy sentences")
+            with self.corpus.transaction():
+                ids = [self.corpus.claim_for_sentence(s) for s in sentences]
+            claims += [(cid, s["text"], s["start"], s["end"], doc_id, doc.get("published"))
+                       for cid, s in zip(ids, sentences)]
+        return self._run(claims, progress)
+
+    def count_claims(self, doc_id: int) -> int:
+        return sum(is_check_worthy(s["text"]) for s in self.corpus.sentences("s.document_id = ?", [doc_id]))
+
+    def check_text(self, text: str) -> CheckRun:
+        """Check one claim typed by a user."""
+        text = validate_claim_text(text)
+        with self.corpus.transaction():
+            cid = self.corpus.claim_for_text(text)
+        return self._run([(cid, text, None, None, None, None)])
+
+    def check_claim_ids(self, claim_ids: Sequence[int], progress=None) -> CheckRun:
+        claims = []
+        for cid in claim_ids:
+            c = self.corpus.claim(cid)
+            date = self.corpus.document(c["document_id"])["published"] if c["document_id"] else None
+            claims.append((cid, c["text"], c["start"], c["end"], c["document_id"], date))
+        return self._run(claims, progress)
+
+    # --- the pipeline ------------------------------------------------------------------------
+    def score_claims(self, texts: Sequence[str], report_date: str | None = None) -> list[tuple[Verdict, list[Evidence]]]:
+        """Retrieve and score evidence for each text, and decide. Stores nothing but caches."""
+        from .embed import embed_cached
+        from .nli import score_cached
+
+        if self.index.index is None or self.index.index.ntotal == 0:
+            raise CorpusError("the corpus has no official statements to check against; "
+                              "ingest some with `verify ingest official PATH`")
+        vectors = embed_cached(self.corpus, self.embedder, list(texts))
+        hits = self.index.search(vectors, self.k)
+        sentences = self.corpus.sentences_by_id({sid for row in hits for sid, _ in row})
+        per_claim = [[Evidence(sentences[sid], rank, sim) for rank, (sid, sim) in enumerate(row, 1)]
+                     for row in hits]
+        if self.nli is not None:
+            pairs = [(e.sentence["text"], text) for text, evs in zip(texts, per_claim) for e in evs]
+            scores = iter(score_cached(self.corpus, self.nli, pairs))
+            for evs in per_claim:
+                for e in evs:
+                    s = next(scores)
+                    e.p_entail, e.p_neutral, e.p_contradict, e.truncated = s.entail, s.neutral, s.contradict, s.truncated
+                    if s.truncated:
+                        e.flags.append("truncated for NLI")
+        out = []
+        for evs in per_claim:
+            for e in evs:
+                e.sentence["relation"] = relation(e.sentence.get("published"), report_date)
+            out.append((decide(evs, self.thresholds, nli=self.nli is not None), evs))
+        return out
+
+    def _run(self, claims, progress=None, batch: int = 64) -> CheckRun:
+        """Score and store ``claims``: tuples (claim id, text, start, end, document id, report date)."""
+        manifest = self.manifest()
+        run_id = self.corpus.start_run(manifest)
+        run = CheckRun(run_id, manifest)
+        try:
+            for start in range(0, len(claims), batch):
+                chunk = claims[start:start + batch]
+                scored = []
+                for date in dict.fromkeys(c[5] for c in chunk):  # one retrieval per report date
+                    part = [c for c in chunk if c[5] == date]
+                    scored += zip(part, self.score_claims([c[1] for c in part], date))
+                for (cid, text, s, e, doc_id, _), (verdict, evs) in scored:
+                    self.corpus.store_verdict(run_id, cid, verdict, [_evidence_row(ev) for ev in evs])
+                    run.results.append(ClaimResult(cid, text, verdict, evs, s, e, doc_id))
+                if progress:
+                    progress(len(chunk))
+        except BaseException:
+            self.corpus.finish_run(run_id, "failed")
+            raise
+        self.corpus.finish_run(run_id, "ok")
+        return run
+
+
+def _evidence_row(e: Evidence) -> dict:
+    return {"rank": e.rank, "sentence_id": e.sentence["id"], "similarity": e.similarity,
+            "p_entail": e.p_entail, "p_neutral": e.p_neutral, "p_contradict": e.p_contradict,
+            "flags": json.dumps(e.flags), "relation": e.sentence.get("relation")}
+
+
+def evidence_trail(corpus: Corpus, claim_id: int, run_id: int | None = None) -> dict:
+    """Everything behind a claim's verdict (latest successful run unless ``run_id``)."""
+    claim = corpus.claim(claim_id)
+    if run_id is None:
+        v = corpus.latest_verdict(claim_id)
+    else:
+        row = corpus.db.execute("select id from verdicts where claim_id = ? and run_id = ?", [claim_id, run_id]).fetchone()
+        v = corpus.db["verdicts"].get(row[0]) if row else None
+    if v is None:
+        raise CorpusError(f"claim {claim_id} has no verdict yet; run `verify check` first")
+    if claim.get("document_id"):
+        claim["document_title"] = corpus.document(claim["document_id"])["title"]
+    rows = corpus.evidence_for(v["id"])
+    sentences = corpus.sentences_by_id(r["sentence_id"] for r in rows)
+    evidence = []
+    for r in rows:
+        s = sentences[r["sentence_id"]]
+        evidence.append({
+            "rank": r["rank"], "sentence_id": s["id"], "text": s["text"], "document_id": s["document_id"],
+            "title": s["title"], "url": s["url"], "speaker": s["speaker"], "date": s["published"],
+            "start": s["start"], "end": s["end"], "similarity": r["similarity"], "p_entail": r["p_entail"],
+            "p_neutral": r["p_neutral"], "p_contradict": r["p_contradict"],
+            "flags": json.loads(r["flags"] or "[]"), "relation": r["relation"]})
+    run = corpus.run(v["run_id"])
+    return {"claim": claim, "verdict": {k: v[k] for k in ("label", "score", "reason")} | {
+                "conflicting": bool(v["conflicting"])},
+            "evidence": evidence, "run": {"id": run["id"], "status": run["status"], **json.loads(run["manifest"])}}

@@ -1,0 +1,364 @@
+"""The `verify` command line: a thin shell over the library.
+
+It parses arguments, shows progress on a terminal, formats results, and turns named
+errors into one line on stderr with a non-zero exit (never a traceback).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import InputError, VerifyError
+
+app = typer.Typer(
+    help="Check leak reports, claim by claim, against official public statements.\n\n"
+         "Example:\n\n  verify ingest official statements/\n\n  verify check leak.md --date 2022-02-02",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DB = typer.Option(None, "--db", envvar="VERIFY_DB", help="corpus database [default: ./corpus.db]")
+NLI = typer.Option(None, "--nli-model", envvar="VERIFY_NLI_MODEL",
+                   help="local NLI model directory, or 'none' for similarity only [default: the shipped model]")
+QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
+FORMAT = typer.Option("table", "--format", "-f", help="table, json, jsonl, csv or markdown")
+FAIL_ON = typer.Option(None, "--fail-on", help="exit 1 if any claim gets this label (contradictory, novel, consistent)")
+K = typer.Option(5, "--k", "-k", min=1, max=100, help="official sentences retrieved per claim")
+
+
+def _corpus(db: Optional[Path]):
+    from .corpus import Corpus, default_db_path
+
+    return Corpus(db or default_db_path())
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+
+
+def _note(msg: str, quiet: bool = False) -> None:
+    if not quiet:
+        typer.echo(msg, err=True)
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+class _Progress:
+    """A rich progress bar on stderr, only when stderr is a terminal and not --quiet."""
+
+    def __init__(self, label: str, total: int, quiet: bool):
+        self.bar = None
+        if quiet or not sys.stderr.isatty() or total <= 0:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR"))), transient=True)
+        self.task = self.bar.add_task(label, total=total)
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self.advance
+
+    def advance(self, n: int) -> None:
+        if self.bar:
+            self.bar.advance(self.task, n)
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+
+def _check_fmt(fmt: str) -> None:
+    from .render import FORMATS
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _check_fail_on(label: Optional[str]) -> None:
+    from .verdict import LABELS
+
+    if label and label not in LABELS:
+        raise InputError(f"--fail-on takes one of {', '.join(LABELS)}, not {label!r}")
+
+
+def _checker(corpus, nli_model, k, quiet):
+    from .check import Checker
+    from .index import VectorIndex
+
+    checker = Checker(corpus, nli="auto" if nli_model is None else _nli(nli_model), k=k)
+    if checker.nli is None:
+        _note("note: no NLI model; checking by similarity only (never says contradictory)", quiet)
+    index = VectorIndex(corpus, checker.embedder)
+    pending = corpus.count("sentences s join documents d on d.id = s.document_id", "d.kind = 'official'")
+    with _Progress("index", pending, quiet) as advance:
+        status = index.ensure(progress=advance)
+    if status.action != "loaded":
+        _note(f"index {status.action}: {status.count} official sentences"
+              + (f" ({status.reason})" if status.reason else ""), quiet)
+    checker._index = index
+    return checker
+
+
+def _nli(spec: str):
+    from .nli import load_nli
+
+    return load_nli(spec)
+
+
+def _emit(run, fmt: str, fail_on: Optional[str]) -> None:
+    from .render import render_run
+
+    typer.echo(render_run(run, fmt, color=_use_color()))
+    if fail_on and any(r.verdict.label == fail_on for r in run.results):
+        n = sum(r.verdict.label == fail_on for r in run.results)
+        _note(f"{n} claim(s) labelled {fail_on}: failing as asked by --fail-on")
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    kind: str = typer.Argument(..., help="official (statements to check against) or report (leak reports)"),
+    paths: list[Path] = typer.Argument(..., help="files (.txt .md .html .jsonl) or directories"),
+    speaker: Optional[str] = typer.Option(None, help="who made the statements"),
+    date: Optional[str] = typer.Option(None, help="publication date, YYYY-MM-DD"),
+    url: Optional[str] = typer.Option(None, help="source URL"),
+    title: Optional[str] = typer.Option(None, help="document title"),
+    publisher: Optional[str] = typer.Option(None, help="publishing organisation"),
+    encoding: Optional[str] = typer.Option(None, help="text encoding if not UTF-8 (e.g. latin-1)"),
+    any_language: bool = typer.Option(False, "--any-language", help="ingest text that does not look like English"),
+    db: Optional[Path] = DB, quiet: bool = QUIET,
+):
+    """Add documents to the corpus. Identical content is never stored twice.
+
+    Example: verify ingest official briefings/ --publisher "U.S. Department of State"
+    """
+    from .ingest import ingest_paths
+
+    corpus = _corpus(db)
+    results = ingest_paths(corpus, kind, paths, {"speaker": speaker, "date": date, "url": url, "title": title,
+                                                 "publisher": publisher},
+                           encoding=encoding, allow_any_language=any_language)
+    if not results:
+        raise InputError("no supported files found (.txt .md .html .jsonl)")
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+            _err(r.error)
+        else:
+            _note(f"{r.status}: {r.source} -> document {r.document_id}, {r.sentences} sentences", quiet)
+    added = sum(r.created for r in results)
+    _note(f"{added} added, {sum(not r.created and not r.error for r in results)} unchanged, {failed} failed", quiet)
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def index(db: Optional[Path] = DB, quiet: bool = QUIET):
+    """Build or update the FAISS index of official sentences in embeddings/."""
+    from .embed import SentenceTransformerEmbedder
+    from .index import VectorIndex
+
+    corpus = _corpus(db)
+    idx = VectorIndex(corpus, SentenceTransformerEmbedder())
+    total = corpus.count("sentences s join documents d on d.id = s.document_id", "d.kind = 'official'")
+    with _Progress("index", total, quiet) as advance:
+        status = idx.ensure(progress=advance)
+    typer.echo(f"index {status.action}: {status.count} official sentences, {status.added} added"
+               + (f" ({status.reason})" if status.reason else "") + f" -> {idx.path}")
+
+
+@app.command()
+def check(
+    report: str = typer.Argument(..., help="a report file to ingest and check, or the id of an ingested report"),
+    date: Optional[str] = typer.Option(None, help="the report's publication date, YYYY-MM-DD (for a file)"),
+    url: Optional[str] = typer.Option(None, help="the report's URL (for a file)"),
+    title: Optional[str] = typer.Option(None, help="the report's title (for a file)"),
+    publisher: Optional[str] = typer.Option(None, help="the report's publisher (for a file)"),
+    fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
+    db: Optional[Path] = DB, quiet: bool = QUIET,
+):
+    """Check every claim in a leak report against the official corpus.
+
+    Example: verify check leak.md --date 2022-02-02 --fail-on contradictory
+    """
+    _check_fmt(fmt)
+    _check_fail_on(fail_on)
+    corpus = _corpus(db)
+    doc_ids = _report_ids(corpus, report, {"date": date, "url": url, "title": title, "publisher": publisher}, quiet)
+    checker = _checker(corpus, nli_model, k, quiet)
+    total = sum(checker.count_claims(d) for d in doc_ids)
+    with _Progress("check", total, quiet) as advance:
+        run = checker.check_documents(doc_ids, progress=advance)
+    _emit(run, fmt, fail_on)
+
+
+def _report_ids(corpus, report: str, meta: dict, quiet: bool) -> list[int]:
+    from .ingest import ingest_paths
+
+    if report.isdigit() and not Path(report).exists():
+        doc = corpus.document(int(report))
+        if doc["kind"] != "report":
+            raise InputError(f"document {report} is an official statement, not a report")
+        return [doc["id"]]
+    results = ingest_paths(corpus, "report", [report], meta)
+    if not results:
+        raise InputError(f"{report}: no supported files found")
+    for r in results:
+        if r.error:
+            raise InputError(r.error)
+    for r in results:
+        _note(f"report {r.status}: document {r.document_id}, {r.sentences} sentences", quiet)
+    return [r.document_id for r in results]
+
+
+@app.command()
+def claim(
+    text: str = typer.Argument(..., help="the claim to check, in quotes"),
+    fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
+    db: Optional[Path] = DB, quiet: bool = QUIET,
+):
+    """Check a single claim typed on the command line.
+
+    Example: verify claim "NATO offered to reopen its office in Moscow"
+    """
+    _check_fmt(fmt)
+    _check_fail_on(fail_on)
+    from .claims import validate_claim_text
+
+    validate_claim_text(text)  # before loading any model
+    corpus = _corpus(db)
+    run = _checker(corpus, nli_model, k, quiet).check_text(text)
+    _emit(run, fmt, fail_on)
+
+
+@app.command()
+def explain(
+    claim_id: int = typer.Argument(..., help="claim id, as shown by check"),
+    run: Optional[int] = typer.Option(None, help="a specific run [default: the latest]"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    db: Optional[Path] = DB,
+):
+    """Show the full evidence trail behind one claim's verdict.
+
+    Example: verify explain 12 --json
+    """
+    from .check import evidence_trail
+    from .render import render_explain
+
+    trail = evidence_trail(_corpus(db), claim_id, run)
+    typer.echo(render_explain(trail, "json" if as_json else "text"))
+
+
+@app.command("eval")
+def eval_cmd(
+    claims: Path = typer.Argument(..., help="labelled claims JSONL (see README: evaluation format)"),
+    pool: Optional[Path] = typer.Option(None, help="pool JSONL of official sentences [default: the claims' evidence]"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    limit: Optional[int] = typer.Option(None, help="only the first N claims"),
+    k: int = K, nli_model: Optional[str] = NLI, quiet: bool = QUIET,
+):
+    """Measure verdict quality on labelled claims: accuracy, macro-F1, confusion, recall@5.
+
+    Example: verify eval ../shared/eval/vitaminc_dev.jsonl --json
+    """
+    from .evaluate import evaluate, read_jsonl
+
+    n = len(read_jsonl(claims, ("claim", "label")))
+    nli = "auto" if nli_model is None else _nli(nli_model)
+    with _Progress("eval", min(n, limit or n), quiet) as advance:
+        result = evaluate(str(claims), str(pool) if pool else None, nli=nli, k=k, limit=limit, progress=advance)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"{result['file']}: n={result['n']} skipped={result['skipped']} pool={result['pool']} "
+               f"mode={result['mode']} nli={result['nli_model']}")
+    typer.echo(f"accuracy {result['accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}  "
+               f"evidence recall@5 {result['recall_at_5']}")
+    for lab, m in result["per_label"].items():
+        typer.echo(f"  {lab:<14} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  n {m['support']}")
+    typer.echo("confusion (rows gold, columns predicted: consistent novel contradictory)")
+    for lab, row in result["confusion"].items():
+        typer.echo(f"  {lab:<14} " + " ".join(f"{v:>5}" for v in row.values()))
+
+
+@app.command()
+def demo(
+    db: Path = typer.Option(Path("demo/corpus.db"), "--db", help="where to build the demo corpus"),
+    fmt: str = FORMAT, nli_model: Optional[str] = NLI, quiet: bool = QUIET,
+):
+    """Build a small corpus from the bundled demo statements and check the bundled leak report."""
+    from .demo import DEMO_DIR
+
+    _check_fmt(fmt)
+    corpus = _corpus(db)
+    from .ingest import ingest_paths
+
+    for r in ingest_paths(corpus, "official", [DEMO_DIR / "official.jsonl"]):
+        if r.error:
+            raise InputError(r.error)
+    _note(f"demo corpus: {corpus.count('documents', 'kind = ?', ['official'])} official statements in {db}", quiet)
+    doc_ids = _report_ids(corpus, str(DEMO_DIR / "leak_report.md"), {"date": "2022-02-02"}, quiet)
+    checker = _checker(corpus, nli_model, 5, quiet)
+    run = checker.check_documents(doc_ids)
+    _emit(run, fmt, None)
+    _note(f"next: verify explain {run.results[0].claim_id} --db {db}", quiet)
+
+
+@app.command()
+def runs(db: Optional[Path] = DB, limit: int = typer.Option(20, help="how many, newest first"),
+         as_json: bool = typer.Option(False, "--json")):
+    """List check runs, newest first."""
+    corpus = _corpus(db)
+    rows = list(corpus.db.execute(
+        "select r.id, r.started_at, r.status, r.nli_model, r.corpus_fingerprint, count(v.id), "
+        "sum(v.label = 'consistent'), sum(v.label = 'novel'), sum(v.label = 'contradictory') "
+        "from runs r left join verdicts v on v.run_id = r.id group by r.id order by r.id desc limit ?", [limit]))
+    keys = ["id", "started_at", "status", "nli_model", "corpus", "claims", "consistent", "novel", "contradictory"]
+    if as_json:
+        typer.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
+        return
+    for r in rows:
+        d = dict(zip(keys, r))
+        typer.echo(f"{d['id']:>5}  {d['started_at']}  {d['status']:<7} {d['claims']:>4} claims: "
+                   f"{d['consistent'] or 0} consistent, {d['novel'] or 0} novel, {d['contradictory'] or 0} "
+                   f"contradictory  nli={d['nli_model'] or 'none'}")
+
+
+@app.command()
+def version():
+    """Print verify's version."""
+    from . import __version__
+
+    typer.echo(f"verify {__version__}")
+
+
+def main() -> None:
+    try:
+        app()
+    except VerifyError as e:
+        _err(str(e))
+        sys.exit(e.exit_code)
+    except sqlite3.OperationalError as e:
+        _err(f"database: {e}" + (" (another verify process holds it; try again)" if "locked" in str(e) else ""))
+        sys.exit(2)
+    except sqlite3.DatabaseError as e:
+        _err(f"database damaged or not a verify corpus: {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _err("interrupted; nothing half-written was kept")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)

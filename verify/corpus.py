@@ -1,0 +1,386 @@
+"""The corpus database: schema, migrations, and every read and write of ``corpus.db``.
+
+``corpus.db`` is the single source of truth. Everything else (the FAISS index files in
+``embeddings/``) is derived from it and can be rebuilt at any time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import CorpusError
+from .util import text_hash
+
+DEFAULT_DB = "corpus.db"
+
+
+def default_db_path() -> Path:
+    """``$VERIFY_DB`` if set, else ``./corpus.db``."""
+    return Path(os.environ.get("VERIFY_DB") or DEFAULT_DB)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# --- migrations --------------------------------------------------------------------------
+# Each migration is a small function applied once, inside the same transaction as the row
+# that records it in `_migrations`. Never edit a released migration: add the next one.
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["documents"].create({
+        "id": int, "kind": str, "title": str, "url": str, "publisher": str, "speaker": str,
+        "published": str, "sha256": str, "source": str, "format": str, "text": str,
+        "ingested_at": str,
+    }, pk="id", not_null={"kind", "sha256", "text"})
+    db["documents"].create_index(["sha256"], unique=True)
+    db["documents"].create_index(["kind"])
+    db["sentences"].create({
+        "id": int, "document_id": int, "position": int, "start": int, "end": int,
+        "text": str, "speaker": str, "text_hash": str,
+    }, pk="id", foreign_keys=[("document_id", "documents", "id")])
+    db["sentences"].create_index(["document_id", "position"], unique=True)
+    db["sentences"].create_index(["text_hash"])
+    db["sentences"].enable_fts(["text"], create_triggers=True, tokenize="porter")
+    db["embeddings"].create({"text_hash": str, "model_id": str, "vector": bytes},
+                            pk=("text_hash", "model_id"))
+    db["nli_scores"].create({
+        "model_id": str, "premise_hash": str, "hypothesis_hash": str,
+        "entail": float, "neutral": float, "contradict": float, "truncated": int,
+    }, pk=("model_id", "premise_hash", "hypothesis_hash"))
+    db["claims"].create({
+        "id": int, "document_id": int, "sentence_id": int, "text": str, "start": int,
+        "end": int, "text_hash": str, "created_at": str,
+    }, pk="id", foreign_keys=[("document_id", "documents", "id"), ("sentence_id", "sentences", "id")])
+    db["claims"].create_index(["sentence_id"], unique=True)
+    db["claims"].create_index(["text_hash"])
+    db["runs"].create({
+        "id": int, "started_at": str, "finished_at": str, "status": str, "command": str,
+        "code_version": str, "embed_model": str, "nli_model": str, "thresholds": str,
+        "corpus_fingerprint": str, "manifest": str,
+    }, pk="id")
+    db["verdicts"].create({
+        "id": int, "run_id": int, "claim_id": int, "label": str, "score": float,
+        "reason": str, "conflicting": int,
+    }, pk="id", foreign_keys=[("run_id", "runs", "id"), ("claim_id", "claims", "id")])
+    db["verdicts"].create_index(["run_id", "claim_id"], unique=True)
+    db["verdicts"].create_index(["claim_id"])
+    db["evidence"].create({
+        "id": int, "verdict_id": int, "rank": int, "sentence_id": int, "similarity": float,
+        "p_entail": float, "p_neutral": float, "p_contradict": float, "flags": str,
+        "relation": str,
+    }, pk="id", foreign_keys=[("verdict_id", "verdicts", "id"), ("sentence_id", "sentences", "id")])
+    db["evidence"].create_index(["verdict_id"])
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("initial", _m001_initial),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --- records -----------------------------------------------------------------------------
+
+@dataclass
+class SentenceSpan:
+    """A sentence located in its document's stored text: ``text == doc_text[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+    speaker: str | None = None
+
+
+@dataclass
+class Document:
+    kind: str
+    text: str
+    title: str | None = None
+    url: str | None = None
+    publisher: str | None = None
+    speaker: str | None = None
+    published: str | None = None
+    source: str | None = None
+    format: str | None = None
+    sentences: list[SentenceSpan] = field(default_factory=list)
+
+    @property
+    def sha256(self) -> str:
+        return text_hash(self.text)
+
+
+@dataclass
+class AddResult:
+    document_id: int
+    created: bool
+    sentences: int
+
+
+class Corpus:
+    """A verify corpus stored in one SQLite file.
+
+    Args:
+        path: the database file; created (with its schema) if missing.
+        migrate: apply pending migrations on open. A database written by a newer
+            verify is refused rather than guessed at.
+
+    Example:
+        >>> corpus = Corpus(":memory:")
+        >>> corpus.count("documents")
+        0
+    """
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, migrate: bool = True):
+        self.path = Path(path) if str(path) != ":memory:" else None
+        if self.path is not None and self.path.parent != Path(""):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Autocommit mode: the only transactions are the explicit ones in transaction().
+            conn = sqlite3.connect(str(path) if self.path else ":memory:", timeout=30,
+                                   isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            # Readers must never block the nightly writer and vice versa; a second writer
+            # waits up to 30 s for the lock instead of failing at once.
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.path is not None:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as e:
+            raise CorpusError(f"{path}: not a usable SQLite database ({e})") from None
+        if migrate:
+            self.migrate()
+
+    @property
+    def embeddings_dir(self) -> Path:
+        """``embeddings/`` beside the database file."""
+        base = self.path.parent if self.path is not None else Path(".")
+        return base / "embeddings"
+
+    # --- schema ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if not self.db["_migrations"].exists():
+            return 0
+        return self.db.execute("select count(*) from _migrations").fetchone()[0]
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction. Returns their names."""
+        try:
+            version = self.schema_version()
+        except sqlite3.DatabaseError as e:
+            raise CorpusError(f"{self.path}: not a usable SQLite database ({e})") from None
+        if version > SCHEMA_VERSION:
+            raise CorpusError(
+                f"{self.path} has schema version {version}, newer than this verify "
+                f"understands ({SCHEMA_VERSION}); upgrade verify to open it")
+        applied = []
+        for number, (name, fn) in enumerate(MIGRATIONS, 1):
+            if number <= version:
+                continue
+            with self.transaction():
+                self.db["_migrations"].create({"id": int, "name": str, "applied_at": str},
+                                              pk="id", if_not_exists=True)
+                fn(self.db)
+                self.db["_migrations"].insert({"id": number, "name": name, "applied_at": now()})
+            applied.append(name)
+        return applied
+
+    def transaction(self):
+        """A context manager: everything inside commits together or not at all."""
+        return _Transaction(self.db.conn)
+
+    # --- documents and sentences --------------------------------------------------------
+    def find_document(self, sha256: str) -> dict | None:
+        rows = list(self.db["documents"].rows_where("sha256 = ?", [sha256], limit=1))
+        return rows[0] if rows else None
+
+    def add_document(self, doc: Document) -> AddResult:
+        """Store a document and its sentences in one transaction; a duplicate is a no-op."""
+        existing = self.find_document(doc.sha256)
+        if existing is not None:
+            return AddResult(existing["id"], False, self.count("sentences", "document_id = ?", [existing["id"]]))
+        with self.transaction():
+            doc_id = self.db["documents"].insert({
+                "kind": doc.kind, "title": doc.title, "url": doc.url, "publisher": doc.publisher,
+                "speaker": doc.speaker, "published": doc.published, "sha256": doc.sha256,
+                "source": doc.source, "format": doc.format, "text": doc.text, "ingested_at": now(),
+            }).last_pk
+            self.db["sentences"].insert_all(
+                ({"document_id": doc_id, "position": i, "start": s.start, "end": s.end, "text": s.text,
+                  "speaker": s.speaker or doc.speaker, "text_hash": text_hash(s.text)}
+                 for i, s in enumerate(doc.sentences)), batch_size=1000)
+        return AddResult(doc_id, True, len(doc.sentences))
+
+    def document(self, doc_id: int) -> dict:
+        try:
+            return self.db["documents"].get(doc_id)
+        except sqlite_utils.db.NotFoundError:
+            raise CorpusError(f"no document with id {doc_id}") from None
+
+    def sentences(self, where: str | None = None, params: Iterable = (), *, with_document=False) -> Iterator[dict]:
+        sql = ("select s.*, d.kind, d.title, d.url, d.published, d.publisher from sentences s "
+               "join documents d on d.id = s.document_id")
+        if where:
+            sql += " where " + where
+        sql += " order by s.id"
+        cur = self.db.execute(sql, list(params))
+        cols = [c[0] for c in cur.description]
+        for row in cur:
+            yield dict(zip(cols, row))
+
+    def sentences_by_id(self, ids: Iterable[int]) -> dict[int, dict]:
+        ids = list(ids)
+        out: dict[int, dict] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.sentences(f"s.id in ({marks})", chunk):
+                out[row["id"]] = row
+        return out
+
+    def count(self, table: str, where: str | None = None, params: Iterable = ()) -> int:
+        if not self.db[table].exists():
+            return 0
+        sql = f"select count(*) from [{table}]" + (f" where {where}" if where else "")
+        return self.db.execute(sql, list(params)).fetchone()[0]
+
+    def fingerprint(self) -> str:
+        """A short hash of the official corpus: changes whenever an official document does."""
+        h = hashlib.sha256()
+        for (sha,) in self.db.execute("select sha256 from documents where kind = 'official' order by id"):
+            h.update(sha.encode())
+        return h.hexdigest()[:16]
+
+    # --- caches ---------------------------------------------------------------------------
+    def cached_vectors(self, hashes: list[str], model_id: str) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, v in self.db.execute(
+                    f"select text_hash, vector from embeddings where model_id = ? and text_hash in ({marks})",
+                    [model_id, *chunk]):
+                out[h] = v
+        return out
+
+    def store_vectors(self, model_id: str, items: Iterable[tuple[str, bytes]]) -> None:
+        with self.transaction():
+            self.db["embeddings"].insert_all(
+                ({"text_hash": h, "model_id": model_id, "vector": v} for h, v in items),
+                ignore=True, batch_size=1000)
+
+    def cached_nli(self, model_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
+        out = {}
+        for p, h in set(keys):
+            row = self.db.execute(
+                "select entail, neutral, contradict, truncated from nli_scores "
+                "where model_id = ? and premise_hash = ? and hypothesis_hash = ?", [model_id, p, h]).fetchone()
+            if row:
+                out[(p, h)] = row
+        return out
+
+    def store_nli(self, model_id: str, rows: Iterable[tuple[str, str, float, float, float, int]]) -> None:
+        with self.transaction():
+            self.db["nli_scores"].insert_all(
+                ({"model_id": model_id, "premise_hash": p, "hypothesis_hash": h, "entail": e,
+                  "neutral": n, "contradict": c, "truncated": t} for p, h, e, n, c, t in rows),
+                ignore=True, batch_size=1000)
+
+    # --- claims, runs, verdicts ----------------------------------------------------------
+    def claim_for_sentence(self, sentence: dict) -> int:
+        row = self.db.execute("select id from claims where sentence_id = ?", [sentence["id"]]).fetchone()
+        if row:
+            return row[0]
+        return self.db["claims"].insert({
+            "document_id": sentence["document_id"], "sentence_id": sentence["id"], "text": sentence["text"],
+            "start": sentence["start"], "end": sentence["end"], "text_hash": sentence["text_hash"],
+            "created_at": now()}).last_pk
+
+    def claim_for_text(self, text: str) -> int:
+        h = text_hash(text)
+        row = self.db.execute("select id from claims where sentence_id is null and text_hash = ?", [h]).fetchone()
+        if row:
+            return row[0]
+        return self.db["claims"].insert({"text": text, "text_hash": h, "created_at": now()}).last_pk
+
+    def claim(self, claim_id: int) -> dict:
+        try:
+            return self.db["claims"].get(claim_id)
+        except sqlite_utils.db.NotFoundError:
+            raise CorpusError(f"no claim with id {claim_id}") from None
+
+    def start_run(self, manifest: dict) -> int:
+        with self.transaction():
+            return self.db["runs"].insert({
+                "started_at": now(), "status": "running", "command": manifest.get("command"),
+                "code_version": manifest.get("code_version"), "embed_model": manifest.get("embed_model"),
+                "nli_model": manifest.get("nli_model"), "thresholds": json.dumps(manifest.get("thresholds")),
+                "corpus_fingerprint": manifest.get("corpus_fingerprint"), "manifest": json.dumps(manifest),
+            }).last_pk
+
+    def finish_run(self, run_id: int, status: str = "ok") -> None:
+        with self.transaction():
+            self.db["runs"].update(run_id, {"status": status, "finished_at": now()})
+
+    def store_verdict(self, run_id: int, claim_id: int, verdict, evidence_rows: list[dict]) -> int:
+        """Store one verdict with its evidence rows atomically."""
+        with self.transaction():
+            vid = self.db["verdicts"].insert({
+                "run_id": run_id, "claim_id": claim_id, "label": verdict.label, "score": verdict.score,
+                "reason": verdict.reason, "conflicting": int(verdict.conflicting)}, replace=True).last_pk
+            self.db["evidence"].insert_all(({"verdict_id": vid, **row} for row in evidence_rows))
+        return vid
+
+    def run(self, run_id: int) -> dict:
+        try:
+            return self.db["runs"].get(run_id)
+        except sqlite_utils.db.NotFoundError:
+            raise CorpusError(f"no run with id {run_id}") from None
+
+    def latest_verdict(self, claim_id: int) -> dict | None:
+        row = self.db.execute(
+            "select v.* from verdicts v join runs r on r.id = v.run_id where v.claim_id = ? "
+            "and r.status = 'ok' order by v.run_id desc limit 1", [claim_id]).fetchone()
+        if row is None:
+            return None
+        cols = [c[1] for c in self.db.execute("pragma table_info(verdicts)")]
+        return dict(zip(cols, row))
+
+    def evidence_for(self, verdict_id: int) -> list[dict]:
+        cur = self.db.execute("select * from evidence where verdict_id = ? order by rank", [verdict_id])
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur]
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; nests as a no-op."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self.outer:
+            return False
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+        return False

@@ -1,0 +1,137 @@
+"""`verify eval`: check labelled claims against a pool of evidence and score the verdicts.
+
+Input format: ``../shared/eval/README.md`` — one claim per line with ``label``
+(consistent | novel | contradictory | null) and ``evidence`` items; the pool of official
+sentences is the union of all evidence items unless a pool file is given. Each pool item
+is stored as one official sentence (not re-split) so gold evidence ids stay exact.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from .corpus import Corpus, Document, SentenceSpan
+from .errors import InputError
+from .verdict import LABELS
+
+
+def read_jsonl(path: str | Path, required: tuple[str, ...]) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    rows = []
+    with open(path, encoding="utf-8", errors="strict") as f:
+        try:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{path}:{n}: malformed JSON ({e.msg})") from None
+                if not isinstance(row, dict) or any(k not in row for k in required):
+                    raise InputError(f"{path}:{n}: needs fields {', '.join(required)}")
+                rows.append(row)
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not valid UTF-8") from None
+    if not rows:
+        raise InputError(f"{path}: no rows")
+    return rows
+
+
+def build_pool(claims: list[dict], pool_path: str | None) -> list[dict]:
+    if pool_path:
+        return read_jsonl(pool_path, ("id", "text"))
+    seen, pool = set(), []
+    for c in claims:
+        for e in c.get("evidence") or []:
+            if e["id"] not in seen and str(e.get("text", "")).strip():
+                seen.add(e["id"])
+                pool.append(e)
+    if not pool:
+        raise InputError("no evidence in the claims file and no --pool given")
+    return pool
+
+
+def load_pool(corpus: Corpus, pool: list[dict]) -> dict[int, set[str]]:
+    """Store each pool item as a one-sentence official document; map sentence id -> item ids.
+
+    Items with identical text become one sentence that answers to all their ids.
+    """
+    mapping = {}
+    with corpus.transaction():
+        for item in pool:
+            text = " ".join(str(item["text"]).split())
+            doc = Document(kind="official", text=text, title=item.get("title"), url=item.get("url"),
+                           speaker=item.get("speaker"), published=item.get("date"), source=f"pool:{item['id']}",
+                           format="pool", sentences=[SentenceSpan(0, len(text), text, item.get("speaker"))])
+            res = corpus.add_document(doc)
+            sid = corpus.db.execute("select id from sentences where document_id = ? order by position limit 1",
+                                    [res.document_id]).fetchone()[0]
+            mapping.setdefault(sid, set()).add(item["id"])
+    return mapping
+
+
+def metrics(gold: list[str], pred: list[str]) -> dict:
+    confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
+    for g, p in zip(gold, pred):
+        confusion[g][p] += 1
+    per_label = {}
+    for lab in LABELS:
+        tp = confusion[lab][lab]
+        fp = sum(confusion[g][lab] for g in LABELS if g != lab)
+        fn = sum(confusion[lab][p] for p in LABELS if p != lab)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per_label[lab] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
+                          "support": tp + fn}
+    acc = sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else 0.0
+    macro = sum(v["f1"] for v in per_label.values()) / len(LABELS)
+    return {"accuracy": round(acc, 4), "macro_f1": round(macro, 4), "per_label": per_label, "confusion": confusion}
+
+
+def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, nli="auto", k: int = 5,
+             thresholds=None, limit: int | None = None, progress=None) -> dict:
+    """Check every labelled claim against the whole pool; return the metrics dict."""
+    from .check import Checker
+
+    claims = read_jsonl(claims_path, ("claim", "label"))
+    if limit:
+        claims = claims[:limit]
+    pool = build_pool(claims, pool_path)
+    scored = [c for c in claims if c["label"] is not None]
+    bad = {c["label"] for c in scored} - set(LABELS)
+    if bad:
+        raise InputError(f"{claims_path}: unknown labels {', '.join(sorted(map(str, bad)))}")
+    with tempfile.TemporaryDirectory(prefix="verify-eval-") as tmp:
+        corpus = Corpus(Path(tmp) / "eval.db")
+        mapping = load_pool(corpus, pool)
+        checker = Checker(corpus, embedder=embedder, nli=nli, k=k, thresholds=thresholds)
+        preds, hits, with_gold = [], 0, 0
+        texts = [" ".join(c["claim"].split()) for c in scored]
+        results = []
+        for start in range(0, len(texts), 64):
+            results.extend(checker.score_claims(texts[start:start + 64]))
+            if progress:
+                progress(min(64, len(texts) - start))
+        for c, (verdict, evidence) in zip(scored, results):
+            preds.append(verdict.label)
+            gold_ids = set(c.get("gold_evidence_ids") or [])
+            if gold_ids:
+                with_gold += 1
+                top5 = set().union(*(mapping.get(e.sentence["id"], set()) for e in evidence[:5]))
+                hits += bool(gold_ids & top5)
+        manifest = checker.manifest("verify eval")
+        corpus.close()
+    out = metrics([c["label"] for c in scored], preds)
+    out.update({
+        "n": len(scored), "skipped": len(claims) - len(scored), "pool": len(pool),
+        "recall_at_5": round(hits / with_gold, 4) if with_gold else None, "claims_with_gold": with_gold,
+        "predicted": dict(Counter(preds)), "embed_model": manifest["embed_model"],
+        "nli_model": manifest["nli_model"], "mode": manifest["mode"], "k": k,
+        "thresholds": manifest["thresholds"], "file": str(claims_path),
+    })
+    return out

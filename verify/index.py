@@ -1,0 +1,126 @@
+"""The FAISS index of official sentences, one per embedding model, derived from corpus.db.
+
+The index file is never trusted blindly: a JSON header beside it records the model id,
+dimension, row count, highest sentence id and a checksum of the index bytes. On load the
+header is checked against the database and the file; anything stale or damaged is rebuilt
+from the database (which is always the source of truth), and new sentences are appended.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import Corpus
+from .embed import Embedder, embed_cached
+from .util import atomic_write_bytes
+
+OFFICIAL = "d.kind = 'official'"
+
+
+@dataclass
+class IndexStatus:
+    action: str  # "loaded", "updated", "rebuilt", "built"
+    count: int
+    added: int
+    reason: str = ""
+
+
+class VectorIndex:
+    """Inner-product (cosine, on normalised vectors) search over official sentences."""
+
+    def __init__(self, corpus: Corpus, embedder: Embedder):
+        self.corpus = corpus
+        self.embedder = embedder
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", embedder.model_id)
+        self.path = corpus.embeddings_dir / f"{slug}.faiss"
+        self.meta_path = corpus.embeddings_dir / f"{slug}.json"
+        self.index = None
+        self.max_id = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def ensure(self, progress=None) -> IndexStatus:
+        """Load the index, then rebuild or extend it until it matches the database."""
+        reason = self._load()
+        if reason:
+            status = self._rebuild(progress)
+            status.reason = reason
+            return status
+        added = self._add_new(progress)
+        return IndexStatus("updated" if added else "loaded", self.index.ntotal, added)
+
+    def _load(self) -> str:
+        """Load from disk; return why it cannot be used ("" when it can)."""
+        import faiss
+
+        if not self.path.exists() or not self.meta_path.exists():
+            return "no index yet"
+        try:
+            meta = json.loads(self.meta_path.read_text())
+            data = self.path.read_bytes()
+        except (OSError, ValueError):
+            return "index header unreadable"
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            return "index file damaged (checksum mismatch)"
+        if meta.get("model_id") != self.embedder.model_id or meta.get("dim") != self.embedder.dim:
+            return "index built with another model"
+        expected = self.corpus.count("sentences s join documents d on d.id = s.document_id",
+                                     f"{OFFICIAL} and s.id <= ?", [meta.get("max_id", 0)])
+        if expected != meta.get("count"):
+            return "database changed under the index"
+        try:
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except RuntimeError:
+            return "index file unreadable"
+        if index.ntotal != meta["count"] or index.d != self.embedder.dim:
+            return "index contents disagree with header"
+        self.index, self.max_id = index, meta["max_id"]
+        return ""
+
+    def _empty(self):
+        import faiss
+
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
+
+    def _rebuild(self, progress=None) -> IndexStatus:
+        self.index, self.max_id = self._empty(), 0
+        added = self._add_new(progress, force_save=True)
+        return IndexStatus("built" if added else "built", self.index.ntotal, added)
+
+    def _add_new(self, progress=None, force_save: bool = False, batch: int = 2048) -> int:
+        rows = list(self.corpus.db.execute(
+            "select s.id, s.text from sentences s join documents d on d.id = s.document_id "
+            f"where {OFFICIAL} and s.id > ? order by s.id", [self.max_id]))
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            vecs = embed_cached(self.corpus, self.embedder, [t for _, t in chunk])
+            self.index.add_with_ids(vecs, np.array([i for i, _ in chunk], dtype=np.int64))
+            self.max_id = chunk[-1][0]
+            if progress:
+                progress(len(chunk))
+        if rows or force_save:
+            self.save()
+        return len(rows)
+
+    def save(self) -> None:
+        import faiss
+
+        data = faiss.serialize_index(self.index).tobytes()
+        atomic_write_bytes(self.path, data)
+        meta = {"model_id": self.embedder.model_id, "dim": self.embedder.dim, "count": int(self.index.ntotal),
+                "max_id": int(self.max_id), "sha256": hashlib.sha256(data).hexdigest(),
+                "kind": "IndexIDMap2(IndexFlatIP)"}
+        atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
+
+    # --- queries --------------------------------------------------------------------------
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """Top-``k`` (sentence id, cosine similarity) for each query vector."""
+        if self.index is None or self.index.ntotal == 0:
+            return [[] for _ in range(len(vectors))]
+        scores, ids = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, self.index.ntotal))
+        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+                for row_ids, row_scores in zip(ids, scores)]

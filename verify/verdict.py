@@ -1,0 +1,107 @@
+"""The decision: consistent, contradictory or novel, with a score and a reason.
+
+Inputs per claim are its retrieved evidence sentences, each with a cosine similarity
+and, when an NLI model is present, P(entail), P(neutral), P(contradict) with the
+official sentence as premise and the claim as hypothesis.
+
+Rules (thresholds in ``Thresholds``, recorded in every run's manifest):
+
+* Only *related* evidence counts (similarity >= ``related``): NLI on unrelated pairs is noise.
+* support = max P(entail) over related evidence; against = max P(contradict).
+* consistent if support >= ``entail`` and support >= against;
+  contradictory if against >= ``contradict`` and against > support;
+  otherwise novel. When both support and against pass their thresholds the verdict is
+  flagged ``conflicting`` and the reason names both sides.
+* Score = how sure we are of the chosen label: support or against for the first two,
+  1 - max(support, against) for novel.
+* Without an NLI model (similarity-only mode) a claim is consistent when its best
+  similarity reaches ``sim_consistent`` and novel otherwise; such a run can never say
+  contradictory, and every reason says so.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+LABELS = ("consistent", "novel", "contradictory")
+
+
+@dataclass
+class Thresholds:
+    entail: float = 0.5
+    contradict: float = 0.5
+    related: float = 0.35
+    sim_consistent: float = 0.8
+    source: str = "built-in defaults"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Evidence:
+    """One retrieved official sentence and its scores against a claim."""
+
+    sentence: dict
+    rank: int
+    similarity: float
+    p_entail: float | None = None
+    p_neutral: float | None = None
+    p_contradict: float | None = None
+    truncated: bool = False
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def has_nli(self) -> bool:
+        return self.p_entail is not None
+
+
+@dataclass
+class Verdict:
+    label: str
+    score: float
+    reason: str
+    conflicting: bool = False
+    decisive: int | None = None  # index into the evidence list
+
+
+def cite(ev: Evidence) -> str:
+    s = ev.sentence
+    who = s.get("speaker") or s.get("publisher") or s.get("title") or f"document {s.get('document_id')}"
+    when = s.get("published")
+    return f"{who}, {when}" if when else who
+
+
+def decide(evidence: list[Evidence], t: Thresholds, *, nli: bool) -> Verdict:
+    if not evidence:
+        return Verdict("novel", 1.0, "no official statements to compare with")
+    related = [(i, e) for i, e in enumerate(evidence) if e.similarity >= t.related]
+    if not nli:
+        i, best = max(enumerate(evidence), key=lambda ie: ie[1].similarity)
+        note = " (similarity only: no NLI model, so contradictions cannot be detected)"
+        if best.similarity >= t.sim_consistent:
+            return Verdict("consistent", round(best.similarity, 4),
+                           f"close to {cite(best)}, similarity {best.similarity:.2f}{note}", decisive=i)
+        return Verdict("novel", round(1 - best.similarity, 4),
+                       f"nearest official sentence only {best.similarity:.2f} similar{note}", decisive=i)
+    if not related:
+        i, best = max(enumerate(evidence), key=lambda ie: ie[1].similarity)
+        return Verdict("novel", round(1 - max(0.0, best.similarity), 4),
+                       f"no closely related official statement (best similarity {best.similarity:.2f})", decisive=i)
+    si, sup = max(related, key=lambda ie: (ie[1].p_entail, ie[1].similarity))
+    ci, con = max(related, key=lambda ie: (ie[1].p_contradict, ie[1].similarity))
+    support, against = sup.p_entail, con.p_contradict
+    conflicting = support >= t.entail and against >= t.contradict
+    if support >= t.entail and support >= against:
+        reason = f"entailed by {cite(sup)}, p={support:.2f}"
+        if conflicting:
+            reason += f"; but contradicted by {cite(con)}, p={against:.2f}"
+        return Verdict("consistent", round(support, 4), reason, conflicting, si)
+    if against >= t.contradict and against > support:
+        reason = f"contradicted by {cite(con)}, p={against:.2f}"
+        if conflicting:
+            reason += f"; but entailed by {cite(sup)}, p={support:.2f}"
+        return Verdict("contradictory", round(against, 4), reason, conflicting, ci)
+    top = max(support, against)
+    return Verdict("novel", round(1 - top, 4),
+                   f"no official statement supports or contradicts it "
+                   f"(best entail p={support:.2f}, contradict p={against:.2f})", decisive=si)
