@@ -135,3 +135,53 @@ def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, n
         "thresholds": manifest["thresholds"], "file": str(claims_path),
     })
     return out
+
+
+# --- NLI evaluation on pairs ----------------------------------------------------------------
+
+NLI_TO_VERDICT = {"entailment": "consistent", "neutral": "novel", "contradiction": "contradictory"}
+VERDICT_TO_NLI = {v: k for k, v in NLI_TO_VERDICT.items()}
+
+
+def read_nli_pairs(path: str | Path) -> list[tuple[str, str, str]]:
+    """(premise, hypothesis, NLI label) from either pairs JSONL or claims JSONL.
+
+    Pairs files have ``premise``, ``hypothesis``, ``label`` (entailment | neutral |
+    contradiction). Claims files (``../shared/eval`` format) give the claim as hypothesis
+    and its first evidence item as premise; claims with a null label are skipped.
+    """
+    rows = read_jsonl(path, ())
+    out = []
+    for n, r in enumerate(rows, 1):
+        if "premise" in r:
+            label = r.get("label")
+            if label not in NLI_TO_VERDICT:
+                raise InputError(f"{path}:{n}: label must be entailment, neutral or contradiction")
+            out.append((r["premise"], r["hypothesis"], label))
+        elif "claim" in r:
+            if r.get("label") is None or not r.get("evidence"):
+                continue
+            if r["label"] not in VERDICT_TO_NLI:
+                raise InputError(f"{path}:{n}: unknown label {r['label']!r}")
+            out.append((r["evidence"][0]["text"], r["claim"], VERDICT_TO_NLI[r["label"]]))
+        else:
+            raise InputError(f"{path}:{n}: needs premise/hypothesis/label or claim/evidence/label")
+    return out
+
+
+def evaluate_nli(model, pairs: list[tuple[str, str, str]], batch: int = 256, progress=None) -> dict:
+    """Accuracy, macro-F1, per-label figures and confusion of an NLI model on labelled pairs."""
+    preds = []
+    names = ("entailment", "neutral", "contradiction")
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start:start + batch]
+        for probs in model.score([(p, h) for p, h, _ in chunk]):
+            preds.append(names[max(range(3), key=lambda i: probs[i])])
+        if progress:
+            progress(len(chunk))
+    m = metrics([NLI_TO_VERDICT[g] for _, _, g in pairs], [NLI_TO_VERDICT[p] for p in preds])
+    rename = lambda d: {VERDICT_TO_NLI[k]: v for k, v in d.items()}  # noqa: E731
+    return {"n": len(pairs), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "per_label": rename(m["per_label"]),
+            "confusion": {VERDICT_TO_NLI[g]: rename(row) for g, row in m["confusion"].items()},
+            "model": model.model_id}

@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""NLI scoring speed: verify's wrapper vs the raw model forward pass, in one process.
+
+Pairs of ~25-word sentences are drawn reproducibly from the NLI training file. The raw
+baseline is tokenise + forward + softmax at batch 32 on pre-sorted input; the wrapper
+is ``TransformersNLI.score_pairs`` (length sorting, truncation bookkeeping, label
+reordering, rounding). Reports pairs/s for both and the overhead ratio.
+
+Example:
+    python scripts/bench_nli.py --pairs 1024 --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from verify.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
+
+
+def sample_pairs(path: Path, n: int, seed: int = 7) -> list[tuple[str, str]]:
+    sents = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            for s in (row["premise"], row["hypothesis"]):
+                if 20 <= len(s.split()) <= 30:
+                    sents.add(s)
+    sents = sorted(sents)
+    rng = random.Random(seed)
+    return [(rng.choice(sents), rng.choice(sents)) for _ in range(n)]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=BUNDLED_NLI)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/nli/train_mix.jsonl")
+    ap.add_argument("--pairs", type=int, default=1024)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    model = TransformersNLI(args.model, batch_size=args.batch_size)
+    torch, tok, net = model.torch, model.tokenizer, model.model
+    pairs = sample_pairs(args.data, args.pairs)
+    words = statistics.mean(len(p.split()) + len(h.split()) for p, h in pairs) / 2
+
+    def raw():
+        order = sorted(pairs, key=lambda ph: len(ph[0]) + len(ph[1]))
+        with torch.inference_mode():
+            for s in range(0, len(order), args.batch_size):
+                b = order[s:s + args.batch_size]
+                enc = tok([p for p, _ in b], [h for _, h in b], padding=True, truncation=True,
+                          max_length=model.max_length, return_tensors="pt")
+                torch.softmax(net(**enc).logits, dim=-1)
+
+    def wrapped():
+        model.score_pairs(pairs)
+
+    wrapped()  # warm-up: first calls allocate
+    raw_t, wrap_t = [], []
+    for _ in range(args.repeats):  # interleaved so machine noise hits both alike
+        t = time.perf_counter(); raw(); raw_t.append(time.perf_counter() - t)  # noqa: E702
+        t = time.perf_counter(); wrapped(); wrap_t.append(time.perf_counter() - t)  # noqa: E702
+    raw_rate = len(pairs) / statistics.median(raw_t)
+    wrap_rate = len(pairs) / statistics.median(wrap_t)
+    result = {"model": model.model_id, "pairs": len(pairs), "mean_words_per_sentence": round(words, 1),
+              "batch_size": args.batch_size, "threads": torch.get_num_threads(),
+              "raw_pairs_per_s": round(raw_rate, 1), "wrapper_pairs_per_s": round(wrap_rate, 1),
+              "wrapper_overhead": round(1 - wrap_rate / raw_rate, 4),
+              "targets": {"wrapper_pairs_per_s>=100": wrap_rate >= 100, "overhead<=0.10": wrap_rate / raw_rate >= 0.90}}
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{len(pairs)} pairs, ~{words:.0f} words per sentence, batch {args.batch_size}, "
+              f"{result['threads']} threads")
+        print(f"raw forward   {raw_rate:7.1f} pairs/s")
+        print(f"verify nli    {wrap_rate:7.1f} pairs/s   overhead {result['wrapper_overhead'] * 100:.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
