@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import __version__
-from .claims import is_check_worthy, validate_claim_text
+from .claims import is_check_worthy, split_frame, validate_claim_text
 from .corpus import Corpus
 from .errors import CorpusError, InputError
-from .verdict import Evidence, Thresholds, Verdict, decide
+from .verdict import Evidence, Thresholds, Verdict, decide, shortfall
 
 DEFAULT_K = 5
 
@@ -27,13 +27,27 @@ class ClaimResult:
     start: int | None = None
     end: int | None = None
     document_id: int | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    nli: bool = True
+
+    @property
+    def frame(self) -> str:
+        return split_frame(self.text)[0]
+
+    @property
+    def proposition(self) -> str:
+        return split_frame(self.text)[1]
 
     def to_dict(self) -> dict:
         return {
             "claim_id": self.claim_id, "text": self.text, "document_id": self.document_id,
             "start": self.start, "end": self.end, "label": self.verdict.label, "score": self.verdict.score,
             "reason": self.verdict.reason, "conflicting": self.verdict.conflicting,
-            "evidence": [evidence_dict(e) for e in self.evidence],
+            "frame": self.frame, "proposition": self.proposition,
+            "flags": self.verdict.flags, "quotes": self.verdict.quotes,
+            "evidence": [evidence_dict(e) | ({"why_not": shortfall(e, self.thresholds, self.nli)}
+                                             if self.verdict.label == "novel" else {})
+                         for e in self.evidence],
         }
 
 
@@ -45,6 +59,7 @@ def evidence_dict(e: Evidence) -> dict:
         "start": s["start"], "end": s["end"], "similarity": round(e.similarity, 4),
         "p_entail": e.p_entail, "p_neutral": e.p_neutral, "p_contradict": e.p_contradict,
         "truncated": e.truncated, "flags": e.flags, "relation": s.get("relation", "unknown"),
+        "mismatches": [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in e.mismatches],
     }
 
 
@@ -89,7 +104,13 @@ class Checker:
     """
 
     def __init__(self, corpus: Corpus, embedder=None, nli="auto", k: int = DEFAULT_K,
-                 thresholds: Thresholds | None = None):
+                 thresholds: Thresholds | None = None, retrieval: str = "hybrid", scope=None):
+        from .retrieve import MODES, Scope
+
+        if retrieval not in MODES:
+            raise InputError(f"retrieval must be one of {', '.join(MODES)}")
+        self.retrieval = retrieval
+        self.scope = scope or Scope()
         self.corpus = corpus
         if embedder is None:
             from .embed import SentenceTransformerEmbedder
@@ -125,6 +146,8 @@ class Checker:
             "nli_model": self.nli.model_id if self.nli else None,
             "mode": "nli" if self.nli else "similarity-only",
             "k": self.k,
+            "retrieval": self.retrieval,
+            "scope": self.scope.as_dict(),
             "thresholds": self.thresholds.as_dict(),
             "corpus_fingerprint": self.corpus.fingerprint(),
             "official_sentences": self.corpus.count(
@@ -147,7 +170,7 @@ class Checker:
                 raise InputError(f"document {doc_id} ({doc.get('source') or doc.get('title')}) "
                                  "has no check-worthy sentences")
             with self.corpus.transaction():
-                ids = [self.corpus.claim_for_sentence(s) for s in sentences]
+                ids = [self.corpus.claim_for_sentence(s, *split_frame(s["text"])) for s in sentences]
             claims += [(cid, s["text"], s["start"], s["end"], doc_id, doc.get("published"))
                        for cid, s in zip(ids, sentences)]
         return self._run(claims, progress)
@@ -159,7 +182,7 @@ class Checker:
         """Check one claim typed by a user."""
         text = validate_claim_text(text)
         with self.corpus.transaction():
-            cid = self.corpus.claim_for_text(text)
+            cid = self.corpus.claim_for_text(text, *split_frame(text))
         return self._run([(cid, text, None, None, None, None)])
 
     def check_claim_ids(self, claim_ids: Sequence[int], progress=None) -> CheckRun:
@@ -172,15 +195,23 @@ class Checker:
 
     # --- the pipeline ------------------------------------------------------------------------
     def score_claims(self, texts: Sequence[str], report_date: str | None = None) -> list[tuple[Verdict, list[Evidence]]]:
-        """Retrieve and score evidence for each text, and decide. Stores nothing but caches."""
+        """Retrieve and score evidence for each text, and decide. Stores nothing but caches.
+
+        Attribution frames are split off first: retrieval, NLI and mismatch checks see only
+        the proposition; quotes are looked up in the whole claim.
+        """
         from .embed import embed_cached
+        from .evidence import mismatches, quotes
         from .nli import score_cached
+        from .retrieve import find_quote, retrieve
 
         if self.index.index is None or self.index.index.ntotal == 0:
             raise CorpusError("the corpus has no official statements to check against; "
                               "ingest some with `verify ingest official PATH`")
-        vectors = embed_cached(self.corpus, self.embedder, list(texts))
-        hits = self.index.search(vectors, self.k)
+        original = list(texts)
+        texts = [split_frame(t)[1] for t in original]
+        vectors = embed_cached(self.corpus, self.embedder, texts)
+        hits = retrieve(self.corpus, self.index, texts, vectors, self.k, self.retrieval, self.scope)
         sentences = self.corpus.sentences_by_id({sid for row in hits for sid, _ in row})
         per_claim = [[Evidence(sentences[sid], rank, sim) for rank, (sid, sim) in enumerate(row, 1)]
                      for row in hits]
@@ -194,10 +225,14 @@ class Checker:
                     if s.truncated:
                         e.flags.append("truncated for NLI")
         out = []
-        for evs in per_claim:
+        for text, claim_text, evs in zip(texts, original, per_claim):
             for e in evs:
                 e.sentence["relation"] = relation(e.sentence.get("published"), report_date)
-            out.append((decide(evs, self.thresholds, nli=self.nli is not None), evs))
+                if e.similarity >= self.thresholds.related:
+                    e.mismatches = mismatches(text, e.sentence["text"])
+                    e.flags += [f"mismatch {m}" for m in e.mismatches]
+            found = [find_quote(self.corpus, q, self.scope) for q in quotes(claim_text)]
+            out.append((decide(evs, self.thresholds, nli=self.nli is not None, quotes=found), evs))
         return out
 
     def _run(self, claims, progress=None, batch: int = 64) -> CheckRun:
@@ -214,7 +249,8 @@ class Checker:
                     scored += zip(part, self.score_claims([c[1] for c in part], date))
                 for (cid, text, s, e, doc_id, _), (verdict, evs) in scored:
                     self.corpus.store_verdict(run_id, cid, verdict, [_evidence_row(ev) for ev in evs])
-                    run.results.append(ClaimResult(cid, text, verdict, evs, s, e, doc_id))
+                    run.results.append(ClaimResult(cid, text, verdict, evs, s, e, doc_id, self.thresholds,
+                                                   self.nli is not None))
                 if progress:
                     progress(len(chunk))
         except BaseException:

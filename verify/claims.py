@@ -1,6 +1,8 @@
 """Which report sentences are claims worth checking."""
 from __future__ import annotations
 
+import re
+
 from .errors import InputError
 from .segment import word_count
 
@@ -30,3 +32,56 @@ def validate_claim_text(text: str) -> str:
     if word_count(text) < 2:
         raise InputError(f"{text!r} is one word; a claim needs a subject and something said about it")
     return text
+
+
+# --- attribution frames -----------------------------------------------------------------------
+# Reports wrap what a leaked document says in frames ("The supposed U.S. response says that
+# ..."). The frame is about the leak, not about the world; the proposition inside it is what
+# official statements can support or contradict, so only the proposition is scored.
+_SOURCE = (r"(?:the |this |that |a |an )?(?:supposed |alleged |leaked |purported |confidential |written |"
+           r"american |us |u\.s\. |nato |nato's |alliance's |washington's |russian |two )*"
+           r"(?:response|responses|reply|replies|document|documents|text|texts|paper|papers|letter|draft|"
+           r"proposal|proposals|leak|memo|cable|report|version)")
+_VERB = (r"(?:says|say|said|states|stated|reads|read|notes|noted|highlights|highlighted|stresses|stressed|"
+         r"adds|added|claims|claimed|shows|showed|reveals|revealed|indicates|indicated|suggests|suggested|"
+         r"underlines|underlined|emphasi[sz]es|emphasi[sz]ed|points out|pointed out|makes clear|made clear|"
+         r"also says|also notes|also highlights|also states)")
+_FRAMES = [
+    re.compile(rf"^(?:according to {_SOURCE}(?: (?:seen|published|obtained) by [^,]+)?,\s*)", re.I),
+    re.compile(rf"^(?:{_SOURCE}(?: (?:also|further|then))? {_VERB}(?: that)?,?\s+)", re.I),
+    re.compile(rf"^(?:(?:in|under) {_SOURCE}(?: (?:to|from) [^,]{{1,40}})?,\s*)", re.I),
+    re.compile(r"^(?:it (?:also )?(?:says|states|notes|highlights|stresses|adds) that\s+)", re.I),
+]
+_TRAILING = re.compile(rf",?\s*(?:{_SOURCE} (?:says|reads|states|notes|adds)|the text reads|"
+                       r"according to (?:the )?(?:leak|document|text|documents))[^.]*(?=[.!]?$)", re.I)
+
+
+def split_frame(text: str) -> tuple[str, str]:
+    """Split an attribution frame off a claim.
+
+    Returns:
+        ``(frame, proposition)``; ``frame`` is "" when the claim has none. The proposition
+        starts with a capital letter so the NLI model sees an ordinary sentence.
+
+    Example:
+        >>> split_frame("The supposed U.S. response says that Washington is ready to talk.")
+        ('The supposed U.S. response says that', 'Washington is ready to talk.')
+    """
+    frame_parts, rest = [], text.strip()
+    for _ in range(3):  # frames nest: "According to the leak, the text stresses that ..."
+        for pattern in _FRAMES:
+            m = pattern.match(rest)
+            if m and len(rest) - m.end() >= 12:
+                frame_parts.append(m.group(0).strip().rstrip(","))
+                rest = rest[m.end():]
+                break
+        else:
+            break
+    m = _TRAILING.search(rest)
+    if m and m.start() >= 12:
+        frame_parts.append(m.group(0).strip(" ,"))
+        rest = rest[:m.start()].rstrip(" ,") + (rest[m.end():] or ".")
+    if not frame_parts:
+        return "", text.strip()
+    rest = rest.strip()
+    return " … ".join(frame_parts), rest[:1].upper() + rest[1:]

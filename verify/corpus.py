@@ -81,8 +81,15 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["evidence"].create_index(["verdict_id"])
 
 
+def _m002_frames_and_details(db: sqlite_utils.Database) -> None:
+    db["claims"].add_column("frame", str)
+    db["claims"].add_column("proposition", str)
+    db["verdicts"].add_column("details", str)  # JSON: flags, quote provenance
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial", _m001_initial),
+    ("frames_and_details", _m002_frames_and_details),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -295,21 +302,22 @@ class Corpus:
                 ignore=True, batch_size=1000)
 
     # --- claims, runs, verdicts ----------------------------------------------------------
-    def claim_for_sentence(self, sentence: dict) -> int:
+    def claim_for_sentence(self, sentence: dict, frame: str = "", proposition: str | None = None) -> int:
         row = self.db.execute("select id from claims where sentence_id = ?", [sentence["id"]]).fetchone()
         if row:
             return row[0]
         return self.db["claims"].insert({
             "document_id": sentence["document_id"], "sentence_id": sentence["id"], "text": sentence["text"],
             "start": sentence["start"], "end": sentence["end"], "text_hash": sentence["text_hash"],
-            "created_at": now()}).last_pk
+            "frame": frame, "proposition": proposition or sentence["text"], "created_at": now()}).last_pk
 
-    def claim_for_text(self, text: str) -> int:
+    def claim_for_text(self, text: str, frame: str = "", proposition: str | None = None) -> int:
         h = text_hash(text)
         row = self.db.execute("select id from claims where sentence_id is null and text_hash = ?", [h]).fetchone()
         if row:
             return row[0]
-        return self.db["claims"].insert({"text": text, "text_hash": h, "created_at": now()}).last_pk
+        return self.db["claims"].insert({"text": text, "text_hash": h, "frame": frame,
+                                         "proposition": proposition or text, "created_at": now()}).last_pk
 
     def claim(self, claim_id: int) -> dict:
         try:
@@ -335,7 +343,8 @@ class Corpus:
         with self.transaction():
             vid = self.db["verdicts"].insert({
                 "run_id": run_id, "claim_id": claim_id, "label": verdict.label, "score": verdict.score,
-                "reason": verdict.reason, "conflicting": int(verdict.conflicting)}, replace=True).last_pk
+                "reason": verdict.reason, "conflicting": int(verdict.conflicting),
+                "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes})}, replace=True).last_pk
             self.db["evidence"].insert_all(({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 

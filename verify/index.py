@@ -117,10 +117,23 @@ class VectorIndex:
         atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
 
     # --- queries --------------------------------------------------------------------------
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-        """Top-``k`` (sentence id, cosine similarity) for each query vector."""
-        if self.index is None or self.index.ntotal == 0:
+    def search(self, vectors: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+        """Top-``k`` (sentence id, cosine similarity) for each query vector.
+
+        Args:
+            ids: if given, only these sentence ids may be returned (speaker / date scope).
+        """
+        import faiss
+
+        if self.index is None or self.index.ntotal == 0 or (ids is not None and len(ids) == 0):
             return [[] for _ in range(len(vectors))]
-        scores, ids = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, self.index.ntotal))
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids)) if ids is not None else None
+        scores, found = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32),
+                                          min(k, self.index.ntotal), params=params)
         return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-                for row_ids, row_scores in zip(ids, scores)]
+                for row_ids, row_scores in zip(found, scores)]
+
+    def similarities(self, vector: np.ndarray, sentence_ids: list[int]) -> list[float]:
+        """Cosine similarity of one query vector with given indexed sentences."""
+        vecs = np.stack([self.index.reconstruct(int(i)) for i in sentence_ids])
+        return [float(x) for x in vecs @ vector]

@@ -14,6 +14,13 @@ Rules (thresholds in ``Thresholds``, recorded in every run's manifest):
   flagged ``conflicting`` and the reason names both sides.
 * Score = how sure we are of the chosen label: support or against for the first two,
   1 - max(support, against) for novel.
+* Mismatch: closely related evidence (similarity >= ``mismatch_sim``) that disagrees on a
+  number, date or polarity and does not entail the claim counts against it with at least
+  ``mismatch_p``, even where the NLI model saw no contradiction.
+* Quotes: when every quoted passage of the claim is found (near-)verbatim (ratio >=
+  ``quote``) in an official sentence, that is support with the match ratio as its strength.
+  A quote found nowhere official is flagged; for a leak that is expected (it quotes the
+  confidential text), so the flag informs and does not decide.
 * Without an NLI model (similarity-only mode) a claim is consistent when its best
   similarity reaches ``sim_consistent`` and novel otherwise; such a run can never say
   contradictory, and every reason says so.
@@ -31,6 +38,9 @@ class Thresholds:
     contradict: float = 0.5
     related: float = 0.35
     sim_consistent: float = 0.8
+    mismatch_sim: float = 0.6
+    mismatch_p: float = 0.6
+    quote: float = 0.9
     source: str = "built-in defaults"
 
     def as_dict(self) -> dict:
@@ -49,6 +59,7 @@ class Evidence:
     p_contradict: float | None = None
     truncated: bool = False
     flags: list[str] = field(default_factory=list)
+    mismatches: list = field(default_factory=list)
 
     @property
     def has_nli(self) -> bool:
@@ -62,6 +73,28 @@ class Verdict:
     reason: str
     conflicting: bool = False
     decisive: int | None = None  # index into the evidence list
+    flags: list[str] = field(default_factory=list)
+    quotes: list[dict] = field(default_factory=list)
+
+
+def against_score(e: Evidence, t: Thresholds) -> float:
+    """Strength of evidence against the claim: NLI contradiction, or a same-subject mismatch."""
+    p = e.p_contradict or 0.0
+    if e.mismatches and e.similarity >= t.mismatch_sim and (e.p_entail or 0.0) < t.entail:
+        p = max(p, t.mismatch_p)
+    return p
+
+
+def shortfall(e: Evidence, t: Thresholds, nli: bool) -> str:
+    """Why this evidence did not decide the claim (shown for novel verdicts)."""
+    if e.similarity < t.related:
+        return f"not closely related (similarity {e.similarity:.2f} < {t.related:.2f})"
+    if not nli:
+        return f"similarity {e.similarity:.2f} below {t.sim_consistent:.2f}, no NLI model to judge"
+    parts = [f"entail p={e.p_entail:.2f} < {t.entail:.2f}", f"contradict p={against_score(e, t):.2f} < {t.contradict:.2f}"]
+    if (e.p_neutral or 0) >= 0.5:
+        parts.insert(0, f"related but neutral (p={e.p_neutral:.2f}): it neither supports nor denies the claim")
+    return "; ".join(parts)
 
 
 def cite(ev: Evidence) -> str:
@@ -71,13 +104,30 @@ def cite(ev: Evidence) -> str:
     return f"{who}, {when}" if when else who
 
 
-def decide(evidence: list[Evidence], t: Thresholds, *, nli: bool) -> Verdict:
+def decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[dict] | None = None) -> Verdict:
+    v = _decide(evidence, t, nli=nli, quotes=quotes or [])
+    v.quotes = quotes or []
+    for q in v.quotes:
+        if q["ratio"] < t.quote:
+            v.flags.append(f"quote not found in any official statement: \u201c{q['quote']}\u201d")
+    if any(e.truncated for e in evidence):
+        v.flags.append("some evidence was truncated for NLI")
+    return v
+
+
+def _decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[dict]) -> Verdict:
+    found = [q for q in quotes if q["ratio"] >= t.quote]
+    quote_support = min(q["ratio"] for q in found) if found and len(found) == len(quotes) else 0.0
     if not evidence:
         return Verdict("novel", 1.0, "no official statements to compare with")
     related = [(i, e) for i, e in enumerate(evidence) if e.similarity >= t.related]
     if not nli:
         i, best = max(enumerate(evidence), key=lambda ie: ie[1].similarity)
         note = " (similarity only: no NLI model, so contradictions cannot be detected)"
+        if best.similarity >= t.sim_consistent and best.mismatches:
+            return Verdict("novel", round(1 - best.similarity, 4),
+                           f"close to {cite(best)} (similarity {best.similarity:.2f}) but they disagree: "
+                           + "; ".join(str(m) for m in best.mismatches) + note, decisive=i)
         if best.similarity >= t.sim_consistent:
             return Verdict("consistent", round(best.similarity, 4),
                            f"close to {cite(best)}, similarity {best.similarity:.2f}{note}", decisive=i)
@@ -88,16 +138,26 @@ def decide(evidence: list[Evidence], t: Thresholds, *, nli: bool) -> Verdict:
         return Verdict("novel", round(1 - max(0.0, best.similarity), 4),
                        f"no closely related official statement (best similarity {best.similarity:.2f})", decisive=i)
     si, sup = max(related, key=lambda ie: (ie[1].p_entail, ie[1].similarity))
-    ci, con = max(related, key=lambda ie: (ie[1].p_contradict, ie[1].similarity))
-    support, against = sup.p_entail, con.p_contradict
+    ci, con = max(related, key=lambda ie: (against_score(ie[1], t), ie[1].similarity))
+    support, against = sup.p_entail, against_score(con, t)
+    by_quote = quote_support > support
+    if by_quote:
+        support = quote_support
     conflicting = support >= t.entail and against >= t.contradict
     if support >= t.entail and support >= against:
-        reason = f"entailed by {cite(sup)}, p={support:.2f}"
+        if by_quote:
+            q = found[0]
+            reason = f"quoted words found in {q['speaker'] or q['title'] or 'an official statement'}" \
+                     f"{', ' + q['date'] if q.get('date') else ''}, match {q['ratio']:.2f}"
+        else:
+            reason = f"entailed by {cite(sup)}, p={support:.2f}"
         if conflicting:
             reason += f"; but contradicted by {cite(con)}, p={against:.2f}"
         return Verdict("consistent", round(support, 4), reason, conflicting, si)
     if against >= t.contradict and against > support:
         reason = f"contradicted by {cite(con)}, p={against:.2f}"
+        if con.mismatches:
+            reason += " (" + "; ".join(str(m) for m in con.mismatches) + ")"
         if conflicting:
             reason += f"; but entailed by {cite(sup)}, p={support:.2f}"
         return Verdict("contradictory", round(against, 4), reason, conflicting, ci)

@@ -1,0 +1,221 @@
+"""Shared fixtures: deterministic fake models, a fresh corpus, and a no-network guard.
+
+Unit tests never load a real model: ``FakeEmbedder`` and ``FakeNLI`` are small,
+deterministic stand-ins that satisfy verify's model interfaces (``verify.embed.Embedder``
+and ``verify.nli.NLIModel``).
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SEEDS = Path("/work/shared/seeds")
+EVAL_DIR = Path("/work/shared/eval")
+REPO = Path(__file__).resolve().parents[1]
+
+_WORD = re.compile(r"[a-z0-9']+")
+NEGATIONS = frozenset({"not", "no", "never", "without", "n't"})
+STOPWORDS = frozenset({
+    "the", "a", "an", "of", "to", "in", "on", "and", "or", "is", "are", "was", "were", "be", "that",
+    "this", "it", "its", "for", "with", "as", "by", "at", "from", "will", "has", "have", "had", "said",
+    "says", "would", "which", "their", "they", "its", "s",
+})
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("n't", " not"))
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in words(text) if w not in STOPWORDS and w not in NEGATIONS}
+
+
+def _bucket(word: str, dim: int) -> int:
+    return int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little") % dim
+
+
+class FakeEmbedder:
+    """Hashed bag of lowercase words, L2-normalised: sentences sharing words are similar."""
+
+    model_id = "fake-embed"
+    dim = 64
+
+    def __init__(self):
+        self.calls = 0
+        self.texts_encoded = 0
+        self.seen: list[str] = []
+
+    def encode(self, texts):
+        texts = list(texts)
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        self.seen.extend(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for w in words(text):
+                out[i, _bucket(w, self.dim)] += 1.0
+            norm = float(np.linalg.norm(out[i]))
+            if norm == 0.0:
+                out[i, 0] = 1.0  # a fixed unit vector for text without words
+            else:
+                out[i] /= norm
+        return out
+
+
+class FakeNLI:
+    """Word-overlap NLI: shared content words entail, unless exactly one side is negated."""
+
+    model_id = "fake-nli"
+
+    def __init__(self, overlap: float = 0.6):
+        self.overlap = overlap
+        self.calls = 0
+        self.pairs_scored = 0
+        self.seen: list[tuple[str, str]] = []
+
+    @staticmethod
+    def negated(text: str) -> bool:
+        return any(w in NEGATIONS for w in words(text))
+
+    def score(self, pairs):
+        pairs = list(pairs)
+        self.calls += 1
+        self.pairs_scored += len(pairs)
+        self.seen.extend(pairs)
+        out = []
+        for premise, hypothesis in pairs:
+            p, h = content_words(premise), content_words(hypothesis)
+            shared = len(p & h) / max(1, len(h))
+            if shared >= self.overlap and self.negated(premise) != self.negated(hypothesis):
+                out.append((0.05, 0.05, 0.9))
+            elif shared >= self.overlap:
+                out.append((0.9, 0.05, 0.05))
+            else:
+                out.append((0.05, 0.9, 0.05))
+        return out
+
+
+# --- a tiny hand-written corpus ---------------------------------------------------------
+
+OFFICIAL_TEXT = (
+    "SECRETARY BLINKEN: The United States delivered a written response to Russia on Wednesday.\n"
+    "We will not halt the enlargement of NATO, and the alliance door remains open.\n"
+    "Washington is ready to discuss reciprocal limits on military exercises in Europe.\n"
+    "The response proposes transparency measures on force posture in Ukraine.\n"
+)
+OFFICIAL_TEXT_2 = (
+    "NATO Secretary General Jens Stoltenberg said the alliance offered to reopen its office in Moscow.\n"
+    "The alliance also called on Russia to withdraw its troops from Ukraine, Georgia and Moldova.\n"
+)
+REPORT_TEXT = (
+    "Leaked replies to Moscow\n"
+    "\n"
+    "The leaked text says Washington is ready to discuss reciprocal limits on military exercises in Europe.\n"
+    "According to the documents, the United States will halt the enlargement of NATO, and the alliance door remains open.\n"
+    "The papers claim that a secret tunnel was dug under the embassy garden last spring.\n"
+    "Back to top button\n"
+)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_nli() -> FakeNLI:
+    return FakeNLI()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    from verify.corpus import Corpus
+
+    c = Corpus(tmp_path / "corpus.db")
+    yield c
+    try:
+        c.close()
+    except Exception:
+        pass
+
+
+@pytest.fixture
+def checker(corpus, fake_embedder, fake_nli):
+    from verify.check import Checker
+
+    return Checker(corpus, embedder=fake_embedder, nli=fake_nli, k=3)
+
+
+def make_document(kind: str, text: str, **meta):
+    """A Document built the way ingestion builds it (normalised, segmented)."""
+    from verify.ingest import build_document
+
+    return build_document(kind, text, meta, source=meta.pop("source", f"test:{kind}"), fmt="txt")
+
+
+@pytest.fixture
+def populated(corpus):
+    """The corpus with two official statements and one leak report; returns the report id."""
+    corpus.add_document(make_document("official", OFFICIAL_TEXT, speaker="Antony Blinken",
+                                      published="2022-01-26", title="Remarks to the press"))
+    corpus.add_document(make_document("official", OFFICIAL_TEXT_2, speaker="Jens Stoltenberg",
+                                      published="2022-01-26", title="NATO press conference"))
+    return corpus.add_document(make_document("report", REPORT_TEXT, published="2022-02-02")).document_id
+
+
+# --- no network ----------------------------------------------------------------------------
+
+def _is_local(address) -> bool:
+    if isinstance(address, (str, bytes)) and not isinstance(address, tuple):
+        return True  # AF_UNIX path
+    host = address[0] if isinstance(address, tuple) and address else address
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: it would need the network
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any connection to a non-loopback address fails the test that made it."""
+    attempts: list = []
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create = socket.create_connection
+
+    def guard(address):
+        if not _is_local(address):
+            attempts.append(address)
+            raise NetworkBlocked(f"network access attempted: {address!r}")
+
+    def connect(self, address):
+        guard(address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        guard(address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address, *args, **kwargs):
+        guard(address)
+        return real_create(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    yield attempts
+    assert not attempts, f"test tried to reach the network: {attempts}"

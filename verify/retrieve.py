@@ -1,0 +1,149 @@
+"""Finding candidate evidence: dense (FAISS) and lexical (FTS5 BM25), fused by rank.
+
+Embeddings miss rare names, numbers and exact phrases; BM25 misses paraphrase. Reciprocal
+rank fusion (Cormack et al. 2009: score = sum of 1 / (60 + rank)) combines the two lists
+without having to put cosine and BM25 on one scale.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .corpus import Corpus
+
+RRF_K = 60
+MODES = ("hybrid", "dense", "lexical")
+_STOP = set("""a an the and or but if of to in on at by for with from as is are was were be been being it its
+this that these those there here he she they we you i his her their our your them us me not no so than then
+do does did has have had will would can could should may might must shall said says also about into over
+after before such which who whom whose what when where why how all any each other some more most very just""".split())
+
+
+@dataclass
+class Scope:
+    """Which official statements count: one speaker, and/or those made by a date."""
+
+    speaker: str | None = None
+    as_of: str | None = None
+
+    def sql(self) -> tuple[str, list]:
+        where, params = ["d.kind = 'official'"], []
+        if self.speaker:
+            where.append("(lower(s.speaker) like ? or lower(d.speaker) like ?)")
+            params += [f"%{self.speaker.lower()}%"] * 2
+        if self.as_of:
+            # Undated statements cannot be shown to predate the cut-off, so they are left out.
+            where.append("d.published is not null and d.published <= ?")
+            params.append(self.as_of)
+        return " and ".join(where), params
+
+    @property
+    def active(self) -> bool:
+        return bool(self.speaker or self.as_of)
+
+    def as_dict(self) -> dict:
+        return {"speaker": self.speaker, "as_of": self.as_of}
+
+
+def fts_query(text: str, max_terms: int = 24) -> str | None:
+    """An FTS5 OR-query of the content words of ``text`` (each quoted: no syntax injection)."""
+    words = []
+    for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’\-]*", text):
+        w = w.strip("'’-").lower()
+        if len(w) > 1 and w not in _STOP and w not in words:
+            words.append(w)
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', "") + '"' for w in words[:max_terms])
+
+
+def lexical_search(corpus: Corpus, text: str, k: int, scope: Scope) -> list[int]:
+    query = fts_query(text)
+    if not query:
+        return []
+    where, params = scope.sql()
+    rows = corpus.db.execute(
+        "select s.id from sentences_fts f join sentences s on s.id = f.rowid "
+        f"join documents d on d.id = s.document_id where sentences_fts match ? and {where} "
+        "order by bm25(sentences_fts) limit ?", [query, *params, k])
+    return [r[0] for r in rows]
+
+
+def allowed_ids(corpus: Corpus, scope: Scope) -> np.ndarray:
+    where, params = scope.sql()
+    rows = corpus.db.execute(
+        f"select s.id from sentences s join documents d on d.id = s.document_id where {where}", params)
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+
+def fuse(ranked_lists: list[list[int]], k: int) -> list[int]:
+    scores: dict[int, float] = {}
+    for ranked in ranked_lists:
+        for rank, sid in enumerate(ranked, 1):
+            scores[sid] = scores.get(sid, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores, key=lambda s: -scores[s])[:k]
+
+
+def retrieve(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, k: int, mode: str = "hybrid",
+             scope: Scope | None = None) -> list[list[tuple[int, float]]]:
+    """Top-``k`` (sentence id, cosine similarity) per claim.
+
+    Args:
+        index: a loaded ``VectorIndex`` over official sentences.
+        vectors: the claims' normalised embeddings (row i belongs to texts[i]).
+        mode: ``hybrid`` (RRF of dense and lexical), ``dense`` or ``lexical``.
+        scope: optional speaker / date restriction.
+    """
+    scope = scope or Scope()
+    depth = max(k * 4, 20)  # fusion needs more than k from each list
+    selector = allowed_ids(corpus, scope) if scope.active else None
+    dense = index.search(vectors, depth, ids=selector) if mode != "lexical" else [[] for _ in texts]
+    out = []
+    for text, vec, dense_hits in zip(texts, vectors, dense):
+        sims = dict(dense_hits)
+        if mode == "dense":
+            ids = [sid for sid, _ in dense_hits[:k]]
+        else:
+            lex = lexical_search(corpus, text, depth, scope)
+            ids = lex[:k] if mode == "lexical" else fuse([[s for s, _ in dense_hits], lex], k)
+        missing = [sid for sid in ids if sid not in sims]
+        if missing:  # lexical-only hits still report their cosine similarity
+            for sid, sim in zip(missing, index.similarities(vec, missing)):
+                sims[sid] = sim
+        # Evidence is shown most-similar first whatever found it.
+        out.append(sorted(((sid, sims[sid]) for sid in ids), key=lambda p: -p[1]))
+    return out
+
+
+def find_quote(corpus: Corpus, quote: str, scope: Scope | None = None, candidates: int = 50) -> dict:
+    """The official sentence that best contains ``quote``, with its provenance.
+
+    Candidates come from FTS5 (every content word of the quote must appear), then a fuzzy
+    partial match on normalised text picks the best; a quote split across sentences
+    is matched against each sentence separately, so long quotes may score lower.
+    """
+    from .evidence import quote_match
+
+    scope = scope or Scope()
+    best = {"quote": quote, "ratio": 0.0, "sentence_id": None, "document_id": None, "speaker": None,
+            "date": None, "title": None, "url": None, "start": None, "end": None}
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", quote.lower()) if w not in _STOP and len(w) > 1]
+    if not words:
+        return best
+    where, params = scope.sql()
+    for query in (" AND ".join(f'"{w}"' for w in words[:12]), " OR ".join(f'"{w}"' for w in words[:12])):
+        rows = list(corpus.db.execute(
+            "select s.id, s.text, s.document_id, s.speaker, d.published, d.title, d.url, s.start, s.end "
+            "from sentences_fts f join sentences s on s.id = f.rowid join documents d on d.id = s.document_id "
+            f"where sentences_fts match ? and {where} order by bm25(sentences_fts) limit ?",
+            [query, *params, candidates]))
+        for sid, text, doc, speaker, date, title, url, start, end in rows:
+            ratio = quote_match(quote, text)
+            if ratio > best["ratio"]:
+                best.update(ratio=round(ratio, 4), sentence_id=sid, document_id=doc, speaker=speaker, date=date,
+                            title=title, url=url, start=start, end=end)
+        if best["ratio"] >= 0.999:
+            break
+    return best
