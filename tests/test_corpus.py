@@ -192,3 +192,38 @@ def test_vector_and_nli_caches_round_trip(corpus):
     assert corpus.cached_vectors(["h1"], "other") == {}
     corpus.store_nli("n", [("p", "h", 0.7, 0.2, 0.1, 0)])
     assert corpus.cached_nli("n", [("p", "h"), ("p", "x")]) == {("p", "h"): (0.7, 0.2, 0.1, 0)}
+
+
+def test_an_older_database_is_upgraded_in_order(tmp_path):
+    if len(MIGRATIONS) < 2:
+        pytest.skip("only one migration exists")
+    path = tmp_path / "old.db"
+    old = Corpus(path, migrate=False)
+    with old.transaction():
+        old.db["_migrations"].create({"id": int, "name": str, "applied_at": str}, pk="id")
+        MIGRATIONS[0][1](old.db)
+        old.db["_migrations"].insert({"id": 1, "name": MIGRATIONS[0][0], "applied_at": "2022-01-01"})
+    old.close()
+    c = Corpus(path, migrate=False)
+    assert c.schema_version() == 1
+    assert c.migrate() == [name for name, _ in MIGRATIONS[1:]]
+    assert c.schema_version() == SCHEMA_VERSION
+
+
+def test_a_failing_migration_leaves_no_trace(tmp_path, monkeypatch):
+    import verify.corpus as corpus_mod
+
+    path = tmp_path / "c.db"
+    Corpus(path).close()
+
+    def broken(db):
+        db["half_done"].create({"id": int}, pk="id")
+        raise RuntimeError("migration failed half way")
+
+    monkeypatch.setattr(corpus_mod, "MIGRATIONS", [*MIGRATIONS, ("broken", broken)])
+    monkeypatch.setattr(corpus_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(RuntimeError, match="half way"):
+        Corpus(path)
+    c = Corpus(path, migrate=False)
+    assert c.schema_version() == SCHEMA_VERSION
+    assert not c.db["half_done"].exists()

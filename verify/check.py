@@ -125,7 +125,11 @@ class Checker:
         if k < 1:
             raise InputError("k must be at least 1")
         self.k = k
-        self.thresholds = thresholds or Thresholds()
+        if thresholds is None:
+            from .calibrate import load_thresholds
+
+            thresholds = load_thresholds(corpus, self.nli.model_id if self.nli else None)
+        self.thresholds = thresholds
         self._index = None
 
     @property

@@ -30,6 +30,9 @@ QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
 FORMAT = typer.Option("table", "--format", "-f", help="table, json, jsonl, csv or markdown")
 FAIL_ON = typer.Option(None, "--fail-on", help="exit 1 if any claim gets this label (contradictory, novel, consistent)")
 K = typer.Option(5, "--k", "-k", min=1, max=100, help="official sentences retrieved per claim")
+RETRIEVAL = typer.Option("hybrid", "--retrieval", help="hybrid (dense + lexical), dense or lexical")
+SPEAKER = typer.Option(None, "--speaker", help="only statements by this speaker (case-insensitive substring)")
+AS_OF = typer.Option(None, "--as-of", help="only statements dated on or before YYYY-MM-DD")
 
 
 def _corpus(db: Optional[Path]):
@@ -93,11 +96,15 @@ def _check_fail_on(label: Optional[str]) -> None:
         raise InputError(f"--fail-on takes one of {', '.join(LABELS)}, not {label!r}")
 
 
-def _checker(corpus, nli_model, k, quiet):
+def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_of=None):
     from .check import Checker
     from .index import VectorIndex
+    from .ingest import normalise_date
+    from .retrieve import Scope
 
-    checker = Checker(corpus, nli="auto" if nli_model is None else _nli(nli_model), k=k)
+    scope = Scope(speaker=speaker, as_of=normalise_date(as_of, where="--as-of"))
+    checker = Checker(corpus, nli="auto" if nli_model is None else _nli(nli_model), k=k,
+                      retrieval=retrieval, scope=scope)
     if checker.nli is None:
         _note("note: no NLI model; checking by similarity only (never says contradictory)", quiet)
     index = VectorIndex(corpus, checker.embedder)
@@ -188,6 +195,7 @@ def check(
     title: Optional[str] = typer.Option(None, help="the report's title (for a file)"),
     publisher: Optional[str] = typer.Option(None, help="the report's publisher (for a file)"),
     fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
+    retrieval: str = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
     db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
     """Check every claim in a leak report against the official corpus.
@@ -198,7 +206,7 @@ def check(
     _check_fail_on(fail_on)
     corpus = _corpus(db)
     doc_ids = _report_ids(corpus, report, {"date": date, "url": url, "title": title, "publisher": publisher}, quiet)
-    checker = _checker(corpus, nli_model, k, quiet)
+    checker = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of)
     total = sum(checker.count_claims(d) for d in doc_ids)
     with _Progress("check", total, quiet) as advance:
         run = checker.check_documents(doc_ids, progress=advance)
@@ -228,11 +236,12 @@ def _report_ids(corpus, report: str, meta: dict, quiet: bool) -> list[int]:
 def claim(
     text: str = typer.Argument(..., help="the claim to check, in quotes"),
     fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
+    retrieval: str = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
     db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
     """Check a single claim typed on the command line.
 
-    Example: verify claim "NATO offered to reopen its office in Moscow"
+    Example: verify claim "NATO offered to reopen its office in Moscow" --speaker Stoltenberg
     """
     _check_fmt(fmt)
     _check_fail_on(fail_on)
@@ -240,7 +249,7 @@ def claim(
 
     validate_claim_text(text)  # before loading any model
     corpus = _corpus(db)
-    run = _checker(corpus, nli_model, k, quiet).check_text(text)
+    run = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of).check_text(text)
     _emit(run, fmt, fail_on)
 
 
@@ -268,7 +277,7 @@ def eval_cmd(
     pool: Optional[Path] = typer.Option(None, help="pool JSONL of official sentences [default: the claims' evidence]"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     limit: Optional[int] = typer.Option(None, help="only the first N claims"),
-    k: int = K, nli_model: Optional[str] = NLI, quiet: bool = QUIET,
+    k: int = K, nli_model: Optional[str] = NLI, retrieval: str = RETRIEVAL, quiet: bool = QUIET,
 ):
     """Measure verdict quality on labelled claims: accuracy, macro-F1, confusion, recall@5.
 
@@ -279,19 +288,57 @@ def eval_cmd(
     n = len(read_jsonl(claims, ("claim", "label")))
     nli = "auto" if nli_model is None else _nli(nli_model)
     with _Progress("eval", min(n, limit or n), quiet) as advance:
-        result = evaluate(str(claims), str(pool) if pool else None, nli=nli, k=k, limit=limit, progress=advance)
+        result = evaluate(str(claims), str(pool) if pool else None, nli=nli, k=k, limit=limit, progress=advance,
+                          retrieval=retrieval)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
     typer.echo(f"{result['file']}: n={result['n']} skipped={result['skipped']} pool={result['pool']} "
                f"mode={result['mode']} nli={result['nli_model']}")
     typer.echo(f"accuracy {result['accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}  "
-               f"evidence recall@5 {result['recall_at_5']}")
+               f"evidence recall@5 {result['recall_at_5']}  (dense {result['recall_at_5_by_retrieval']['dense']}, "
+               f"lexical {result['recall_at_5_by_retrieval']['lexical']}, "
+               f"hybrid {result['recall_at_5_by_retrieval']['hybrid']})")
     for lab, m in result["per_label"].items():
         typer.echo(f"  {lab:<14} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  n {m['support']}")
     typer.echo("confusion (rows gold, columns predicted: consistent novel contradictory)")
     for lab, row in result["confusion"].items():
         typer.echo(f"  {lab:<14} " + " ".join(f"{v:>5}" for v in row.values()))
+
+
+@app.command()
+def calibrate(
+    claims: list[Path] = typer.Argument(..., help="labelled claims JSONL files (eval format)"),
+    limit: Optional[int] = typer.Option(None, help="only the first N claims of each file"),
+    save_default: bool = typer.Option(False, "--save-default", help="also write verify/calibration.json (the shipped default)"),
+    as_json: bool = typer.Option(False, "--json", help="print the whole record"),
+    k: int = K, nli_model: Optional[str] = NLI, db: Optional[Path] = DB, quiet: bool = QUIET,
+):
+    """Fit decision thresholds and score calibration on labelled claims; store them in the corpus.
+
+    Later checks on this corpus use the newest calibration for their NLI model.
+
+    Example: verify calibrate ../shared/eval/vitaminc_dev.jsonl ../shared/eval/climate_fever_dev.jsonl
+    """
+    from .calibrate import SHIPPED
+    from .calibrate import calibrate as fit
+    from .evaluate import read_jsonl
+
+    n = sum(min(len(read_jsonl(c, ("claim", "label"))), limit or 10**9) for c in claims)
+    nli = "auto" if nli_model is None else _nli(nli_model)
+    with _Progress("calibrate", n, quiet) as advance:
+        record = fit([str(c) for c in claims], nli=nli, k=k, limit=limit, progress=advance)
+    cid = _corpus(db).store_calibration(record)
+    if save_default:
+        SHIPPED.write_text(json.dumps(record, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    b, a = record["metrics"]["before"], record["metrics"]["after"]
+    typer.echo(f"calibration {cid} on {record['n']} claims (NLI {record['provenance']['nli_model'] or 'none'})")
+    typer.echo(f"thresholds: {json.dumps(record['thresholds'])}")
+    typer.echo(f"macro-F1 {b['macro_f1']:.3f} -> {a['macro_f1']:.3f}; accuracy {b['accuracy']:.3f} -> "
+               f"{a['accuracy']:.3f}; ECE {a['ece_raw']} raw -> {a['ece']} calibrated")
 
 
 @app.command()

@@ -87,9 +87,14 @@ def _m002_frames_and_details(db: sqlite_utils.Database) -> None:
     db["verdicts"].add_column("details", str)  # JSON: flags, quote provenance
 
 
+def _m003_calibrations(db: sqlite_utils.Database) -> None:
+    db["calibrations"].create({"id": int, "fitted_at": str, "nli_model": str, "record": str}, pk="id")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial", _m001_initial),
     ("frames_and_details", _m002_frames_and_details),
+    ("calibrations", _m003_calibrations),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -367,6 +372,12 @@ class Corpus:
         cur = self.db.execute("select * from evidence where verdict_id = ? order by rank", [verdict_id])
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur]
+
+    def store_calibration(self, record: dict) -> int:
+        with self.transaction():
+            return self.db["calibrations"].insert({
+                "fitted_at": record["provenance"]["fitted_at"], "nli_model": record["provenance"]["nli_model"],
+                "record": json.dumps(record)}).last_pk
 
     def close(self) -> None:
         self.db.conn.close()

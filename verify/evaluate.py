@@ -93,9 +93,36 @@ def metrics(gold: list[str], pred: list[str]) -> dict:
     return {"accuracy": round(acc, 4), "macro_f1": round(macro, 4), "per_label": per_label, "confusion": confusion}
 
 
-def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, nli="auto", k: int = 5,
-             thresholds=None, limit: int | None = None, progress=None) -> dict:
-    """Check every labelled claim against the whole pool; return the metrics dict."""
+def retrieval_recall(checker, texts: list[str], gold: list[set[str]], mapping: dict[int, set[str]],
+                     k: int = 5) -> dict[str, float | None]:
+    """Evidence recall@k of each retrieval mode alone (no NLI): dense, lexical, hybrid."""
+    from .claims import split_frame
+    from .embed import embed_cached
+    from .retrieve import MODES, retrieve
+
+    props = [split_frame(t)[1] for t in texts]
+    vectors = embed_cached(checker.corpus, checker.embedder, props)
+    keep = [i for i, g in enumerate(gold) if g]
+    out: dict[str, float | None] = {}
+    for mode in MODES:
+        if not keep:
+            out[mode] = None
+            continue
+        hits = retrieve(checker.corpus, checker.index, [props[i] for i in keep], vectors[keep], k, mode)
+        found = sum(bool(gold[i] & set().union(*(mapping.get(s, set()) for s, _ in h)))
+                    for i, h in zip(keep, hits))
+        out[mode] = round(found / len(keep), 4)
+    return out
+
+
+def score_file(claims_path: str, pool_path: str | None = None, *, embedder=None, nli="auto", k: int = 5,
+               thresholds=None, limit: int | None = None, progress=None, retrieval: str = "hybrid") -> dict:
+    """Check every labelled claim of a file against its pool, keeping all the evidence.
+
+    Returns:
+        ``claims`` (the labelled rows), ``results`` ([(Verdict, [Evidence])]),
+        ``recall_by_retrieval``, ``hits``/``with_gold`` for recall@5 and the ``manifest``.
+    """
     from .check import Checker
 
     claims = read_jsonl(claims_path, ("claim", "label"))
@@ -109,27 +136,44 @@ def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, n
     with tempfile.TemporaryDirectory(prefix="verify-eval-") as tmp:
         corpus = Corpus(Path(tmp) / "eval.db")
         mapping = load_pool(corpus, pool)
-        checker = Checker(corpus, embedder=embedder, nli=nli, k=k, thresholds=thresholds)
-        preds, hits, with_gold = [], 0, 0
+        checker = Checker(corpus, embedder=embedder, nli=nli, k=k, thresholds=thresholds, retrieval=retrieval)
         texts = [" ".join(c["claim"].split()) for c in scored]
         results = []
         for start in range(0, len(texts), 64):
             results.extend(checker.score_claims(texts[start:start + 64]))
             if progress:
                 progress(min(64, len(texts) - start))
-        for c, (verdict, evidence) in zip(scored, results):
-            preds.append(verdict.label)
+        hits = with_gold = 0
+        for c, (_, evidence) in zip(scored, results):
             gold_ids = set(c.get("gold_evidence_ids") or [])
             if gold_ids:
                 with_gold += 1
                 top5 = set().union(*(mapping.get(e.sentence["id"], set()) for e in evidence[:5]))
                 hits += bool(gold_ids & top5)
         manifest = checker.manifest("verify eval")
+        by_mode = retrieval_recall(checker, texts, [set(c.get("gold_evidence_ids") or []) for c in scored], mapping)
         corpus.close()
-    out = metrics([c["label"] for c in scored], preds)
+    return {"claims": scored, "skipped": len(claims) - len(scored), "pool": len(pool), "results": results,
+            "hits": hits, "with_gold": with_gold, "recall_by_retrieval": by_mode, "manifest": manifest}
+
+
+def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, nli="auto", k: int = 5,
+             thresholds=None, limit: int | None = None, progress=None, retrieval: str = "hybrid") -> dict:
+    """Check every labelled claim against the whole pool; return the metrics dict."""
+    from .calibrate import expected_calibration_error
+
+    f = score_file(claims_path, pool_path, embedder=embedder, nli=nli, k=k, thresholds=thresholds, limit=limit,
+                   progress=progress, retrieval=retrieval)
+    preds = [v.label for v, _ in f["results"]]
+    gold = [c["label"] for c in f["claims"]]
+    out = metrics(gold, preds)
+    manifest = f["manifest"]
     out.update({
-        "n": len(scored), "skipped": len(claims) - len(scored), "pool": len(pool),
-        "recall_at_5": round(hits / with_gold, 4) if with_gold else None, "claims_with_gold": with_gold,
+        "n": len(gold), "skipped": f["skipped"], "pool": f["pool"],
+        "recall_at_5": round(f["hits"] / f["with_gold"], 4) if f["with_gold"] else None,
+        "claims_with_gold": f["with_gold"], "recall_at_5_by_retrieval": f["recall_by_retrieval"],
+        "retrieval": retrieval, "ece": expected_calibration_error(
+            [v.score for v, _ in f["results"]], [g == p for g, p in zip(gold, preds)]),
         "predicted": dict(Counter(preds)), "embed_model": manifest["embed_model"],
         "nli_model": manifest["nli_model"], "mode": manifest["mode"], "k": k,
         "thresholds": manifest["thresholds"], "file": str(claims_path),

@@ -42,6 +42,8 @@ class Thresholds:
     mismatch_p: float = 0.6
     quote: float = 0.9
     source: str = "built-in defaults"
+    # label -> isotonic steps [(upper raw score, calibrated score)], from `verify calibrate`
+    score_steps: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +77,15 @@ class Verdict:
     decisive: int | None = None  # index into the evidence list
     flags: list[str] = field(default_factory=list)
     quotes: list[dict] = field(default_factory=list)
+    raw_score: float | None = None  # before calibration, when a calibration applies
+
+
+def apply_steps(steps, x: float) -> float:
+    """Map a raw score through isotonic calibration steps [(upper raw score, value)]."""
+    for upper, value in steps:
+        if x <= upper:
+            return value
+    return steps[-1][1] if steps else x
 
 
 def against_score(e: Evidence, t: Thresholds) -> float:
@@ -106,6 +117,9 @@ def cite(ev: Evidence) -> str:
 
 def decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[dict] | None = None) -> Verdict:
     v = _decide(evidence, t, nli=nli, quotes=quotes or [])
+    if t.score_steps.get(v.label):
+        v.raw_score = v.score
+        v.score = apply_steps(t.score_steps[v.label], v.score)
     v.quotes = quotes or []
     for q in v.quotes:
         if q["ratio"] < t.quote:

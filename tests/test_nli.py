@@ -1,0 +1,164 @@
+"""NLI: the pair-score cache, label order from config.json, and model loading errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import verify.nli as nli_mod
+from verify.errors import ModelError
+from verify.nli import PairScore, TransformersNLI, label_order, load_nli, score_cached
+from verify.util import text_hash
+
+from conftest import FakeNLI
+
+PAIRS = [
+    ("We will not halt the enlargement of NATO.", "The United States will halt the enlargement of NATO."),
+    ("Washington is ready to discuss limits on exercises.", "Washington is ready to discuss limits on exercises."),
+    ("The talks resumed in Geneva.", "A secret tunnel was dug under the embassy."),
+]
+
+
+def test_fake_nli_is_deterministic_and_three_way():
+    scores = FakeNLI().score(PAIRS)
+    assert scores == [(0.05, 0.05, 0.9), (0.9, 0.05, 0.05), (0.05, 0.9, 0.05)]
+
+
+def test_score_cached_scores_each_pair_once_and_stores_it(corpus):
+    model = FakeNLI()
+    first = score_cached(corpus, model, PAIRS)
+    assert [s.as_tuple() for s in first] == model.score(PAIRS)[:3]
+    model = FakeNLI()
+    assert model.pairs_scored == 0
+    rows = list(corpus.db.execute(
+        "select premise_hash, hypothesis_hash, entail, neutral, contradict, truncated from nli_scores "
+        "where model_id = 'fake-nli' order by rowid"))
+    assert [(r[0], r[1]) for r in rows] == [(text_hash(p), text_hash(h)) for p, h in PAIRS]
+    assert rows[0][2:] == (0.05, 0.05, 0.9, 0)
+    again = score_cached(corpus, model, list(reversed(PAIRS)))
+    assert model.calls == 0 and model.pairs_scored == 0  # all from the cache
+    assert [s.as_tuple() for s in again] == [s.as_tuple() for s in reversed(first)]
+    assert all(isinstance(s, PairScore) and s.truncated is False for s in again)
+
+
+def test_score_cached_only_scores_what_is_missing(corpus):
+    model = FakeNLI()
+    score_cached(corpus, model, PAIRS[:1])
+    new = ("NATO's door remains open.", "NATO's door remains open.")
+    out = score_cached(corpus, model, [PAIRS[0], new, new])
+    assert model.calls == 2 and model.pairs_scored == 2  # one pair the first time, then only `new` once
+    assert model.seen[-1] == new
+    assert [s.as_tuple() for s in out] == [(0.05, 0.05, 0.9), (0.9, 0.05, 0.05), (0.9, 0.05, 0.05)]
+    assert corpus.count("nli_scores") == 2
+
+
+def test_score_cached_is_per_model(corpus):
+    score_cached(corpus, FakeNLI(), PAIRS)
+    other = FakeNLI()
+    other.model_id = "other-nli"
+    score_cached(corpus, other, PAIRS)
+    assert other.pairs_scored == 3
+    assert corpus.count("nli_scores") == 6
+
+
+def test_score_cached_prefers_score_pairs_and_keeps_truncation(corpus):
+    class Detailed:
+        model_id = "detailed"
+
+        def __init__(self):
+            self.calls = 0
+
+        def score_pairs(self, pairs):
+            self.calls += 1
+            return [PairScore(0.1, 0.2, 0.7, truncated=len(p) > 30) for p, _ in pairs]
+
+        def score(self, pairs):  # pragma: no cover - must not be used
+            raise AssertionError("score() used although score_pairs() exists")
+
+    model = Detailed()
+    out = score_cached(corpus, model, PAIRS)
+    assert [s.truncated for s in out] == [True, True, False]
+    again = score_cached(corpus, model, PAIRS)
+    assert model.calls == 1
+    assert [s.truncated for s in again] == [True, True, False]
+    assert again[0].as_tuple() == (0.1, 0.2, 0.7)
+
+
+# --- label order from config.json --------------------------------------------------------------
+
+@pytest.mark.parametrize("id2label,expected", [
+    ({"0": "entailment", "1": "neutral", "2": "contradiction"}, [0, 1, 2]),
+    ({"0": "contradiction", "1": "entailment", "2": "neutral"}, [1, 2, 0]),  # cross-encoder/nli-* order
+    ({"0": "neutral", "1": "contradiction", "2": "entailment"}, [2, 0, 1]),
+    ({0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"}, [2, 1, 0]),          # int keys, upper case
+    ({"0": "SUPPORTS", "1": "REFUTES", "2": "NOT ENOUGH INFO"}, [0, 2, 1]),   # FEVER names
+    ({"0": " Entail ", "1": "not_enough_info", "2": "contradicts"}, [0, 1, 2]),
+])
+def test_label_order_reads_config(id2label, expected):
+    assert label_order({"id2label": id2label}, "model") == expected
+
+
+@pytest.mark.parametrize("config", [
+    {"id2label": {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"}},
+    {"id2label": {"0": "negative", "1": "positive"}},
+    {"id2label": {"0": "entailment", "1": "not_entailment"}},
+    {"id2label": {"0": "entailment", "1": "neutral"}},
+    {},
+    {"id2label": None},
+])
+def test_label_order_refuses_non_nli_labels(config):
+    with pytest.raises(ModelError, match="not an NLI model"):
+        label_order(config, "some/model")
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", ["none", "None", "NONE"])
+def test_load_nli_none_means_similarity_only(spec):
+    assert load_nli(spec) is None
+
+
+def test_load_nli_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("VERIFY_NLI_MODEL", "none")
+    assert load_nli(None) is None
+
+
+def test_load_nli_without_any_model_is_similarity_only(monkeypatch, tmp_path):
+    monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
+    monkeypatch.setattr(nli_mod, "BUNDLED_NLI", tmp_path / "not-shipped")
+    assert load_nli(None) is None
+
+
+def test_load_nli_missing_directory_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_nli(str(tmp_path / "missing-model"))
+
+
+def test_transformers_nli_missing_dir(tmp_path):
+    with pytest.raises(ModelError, match="directory not found"):
+        TransformersNLI(tmp_path / "nope")
+
+
+def test_transformers_nli_dir_without_config(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(ModelError, match="no config.json"):
+        TransformersNLI(tmp_path)
+
+
+def test_transformers_nli_config_not_json(tmp_path):
+    (tmp_path / "config.json").write_text("{broken")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        TransformersNLI(tmp_path)
+
+
+def test_transformers_nli_non_nli_labels(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}))
+    with pytest.raises(ModelError, match="not an NLI model"):
+        TransformersNLI(tmp_path)
+
+
+def test_transformers_nli_unloadable_weights(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "bert", "id2label": {"0": "contradiction", "1": "entailment", "2": "neutral"}}))
+    with pytest.raises(ModelError, match="cannot load NLI model"):
+        TransformersNLI(tmp_path)

@@ -1,0 +1,147 @@
+"""Fitting the decision thresholds and making scores mean what they say.
+
+``verify calibrate LABELLED.jsonl...`` checks labelled claims once (retrieval and NLI are
+the slow part), then re-decides them cheaply under every threshold setting of a small
+grid and keeps the one with the best macro-F1. It then maps each label's raw score to
+the observed share of correct verdicts at that score (isotonic regression), so a score
+of 0.8 means "right about 80% of the time on data like this". The fit, with its
+provenance (files, their hashes, sizes, metrics before and after), is stored in
+corpus.db and used by later runs; the same JSON can be shipped as the package default.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .verdict import LABELS, Thresholds, apply_steps, decide
+
+GRID = {
+    "entail": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+    "contradict": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+    "related": [0.2, 0.3, 0.4, 0.5],
+    "mismatch_p": [0.0, 0.55, 0.75],
+}
+SHIPPED = Path(__file__).parent / "calibration.json"
+
+
+def expected_calibration_error(scores, correct, bins: int = 10) -> float | None:
+    """Weighted mean |accuracy - confidence| over equal-width score bins."""
+    if not len(scores):
+        return None
+    s, c = np.asarray(scores, float), np.asarray(correct, float)
+    idx = np.minimum((s * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(c[m].mean() - s[m].mean())
+    return round(float(ece), 4)
+
+
+def isotonic(x, y) -> list[tuple[float, float]]:
+    """Pool-adjacent-violators fit of y on x: returns (upper x, value) steps, non-decreasing."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
+    blocks = [[ys[i], 1.0, xs[i]] for i in range(len(xs))]  # [mean, weight, max x]
+    merged: list[list[float]] = []
+    for b in blocks:
+        merged.append(b)
+        while len(merged) > 1 and merged[-2][0] > merged[-1][0]:
+            m2, w2, x2 = merged.pop()
+            m1, w1, _ = merged.pop()
+            merged.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, x2])
+    return [(round(float(xm), 4), round(float(m), 4)) for m, _, xm in merged]
+
+
+def fit(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds | None = None) -> dict:
+    """Grid-search thresholds for macro-F1, then fit per-label score calibration.
+
+    Args:
+        scored: (gold label, first-pass Verdict, evidence list) per claim.
+    """
+    from .evaluate import metrics
+
+    base = base or Thresholds()
+    gold = [g for g, _, _ in scored]
+
+    def run(t: Thresholds):
+        return [decide(evs, t, nli=nli, quotes=v.quotes) for _, v, evs in scored]
+
+    before = run(base)
+    best = (metrics(gold, [v.label for v in before])["macro_f1"], base)
+    grid = GRID if nli else {"sim_consistent": [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]}
+    for values in itertools.product(*grid.values()):
+        t = replace(base, **dict(zip(grid, values)))
+        f1 = metrics(gold, [v.label for v in run(t)])["macro_f1"]
+        if f1 > best[0] + 1e-9:
+            best = (f1, t)
+    chosen = best[1]
+    after = run(chosen)
+    steps = {}
+    for lab in LABELS:
+        pts = [(v.score, float(g == v.label)) for g, v in zip(gold, after) if v.label == lab]
+        steps[lab] = isotonic([p[0] for p in pts], [p[1] for p in pts]) if len(pts) >= 10 else []
+    calibrated = [apply_steps(steps[v.label], v.score) if steps[v.label] else v.score for v in after]
+    correct = [g == v.label for g, v in zip(gold, after)]
+    return {
+        "thresholds": {k: getattr(chosen, k) for k in (*GRID, "sim_consistent", "mismatch_sim", "quote")},
+        "score_steps": steps,
+        "metrics": {
+            "before": metrics(gold, [v.label for v in before]) | {
+                "ece": expected_calibration_error([v.score for v in before], [g == v.label for g, v in zip(gold, before)])},
+            "after": metrics(gold, [v.label for v in after]) | {
+                "ece_raw": expected_calibration_error([v.score for v in after], correct),
+                "ece": expected_calibration_error(calibrated, correct)},
+        },
+        "n": len(gold),
+    }
+
+
+def calibrate(paths: list[str], *, nli="auto", embedder=None, k: int = 5, limit: int | None = None,
+              progress=None) -> dict:
+    """Fit thresholds and score calibration on labelled claim files; return the record."""
+    from .evaluate import score_file
+
+    scored, manifest, files = [], None, []
+    for path in paths:
+        f = score_file(path, nli=nli, embedder=embedder, k=k, limit=limit, progress=progress,
+                       thresholds=Thresholds())
+        scored += [(c["label"], v, evs) for c, (v, evs) in zip(f["claims"], f["results"])]
+        manifest = f["manifest"]
+        files.append({"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16],
+                      "claims": len(f["claims"]), "skipped": f["skipped"]})
+    record = fit(scored, nli=manifest["nli_model"] is not None)
+    record["provenance"] = {
+        "fitted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "files": files,
+        "nli_model": manifest["nli_model"], "embed_model": manifest["embed_model"], "k": k,
+        "method": "grid search of thresholds for macro-F1; per-label isotonic score calibration",
+    }
+    return record
+
+
+def thresholds_from(record: dict, source: str) -> Thresholds:
+    t = Thresholds(**{k: v for k, v in record["thresholds"].items() if k in Thresholds.__dataclass_fields__})
+    t.source = source
+    t.score_steps = record.get("score_steps") or {}
+    return t
+
+
+def load_thresholds(corpus=None, nli_model_id: str | None = None) -> Thresholds:
+    """The newest calibration stored in the corpus for this NLI model, else the shipped one."""
+    if corpus is not None and corpus.db["calibrations"].exists():
+        row = corpus.db.execute(
+            "select id, record from calibrations where coalesce(nli_model, '') = coalesce(?, '') "
+            "order by id desc limit 1", [nli_model_id]).fetchone()
+        if row:
+            return thresholds_from(json.loads(row[1]), f"corpus calibration {row[0]}")
+    if SHIPPED.exists():
+        record = json.loads(SHIPPED.read_text())
+        if record["provenance"].get("nli_model") == nli_model_id:
+            return thresholds_from(record, "shipped calibration (verify/calibration.json)")
+    return Thresholds()
