@@ -29,6 +29,7 @@ class ClaimResult:
     document_id: int | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     nli: bool = True
+    review: dict | None = None
 
     @property
     def frame(self) -> str:
@@ -45,6 +46,7 @@ class ClaimResult:
             "reason": self.verdict.reason, "conflicting": self.verdict.conflicting,
             "frame": self.frame, "proposition": self.proposition,
             "flags": self.verdict.flags, "quotes": self.verdict.quotes,
+            "review": ({k: self.review[k] for k in ("label", "note", "by", "at")} if self.review else None),
             "evidence": [evidence_dict(e) | ({"why_not": shortfall(e, self.thresholds, self.nli)}
                                              if self.verdict.label == "novel" else {})
                          for e in self.evidence],
@@ -154,6 +156,7 @@ class Checker:
             "scope": self.scope.as_dict(),
             "thresholds": self.thresholds.as_dict(),
             "corpus_fingerprint": self.corpus.fingerprint(),
+            "max_official_sentence_id": self.corpus.max_official_sentence_id(),
             "official_sentences": self.corpus.count(
                 "sentences s join documents d on d.id = s.document_id", "d.kind = 'official'"),
         }
@@ -190,12 +193,16 @@ class Checker:
         return self._run([(cid, text, None, None, None, None)])
 
     def check_claim_ids(self, claim_ids: Sequence[int], progress=None) -> CheckRun:
-        claims = []
+        """Check stored claims again, in a new run."""
+        return self._run(self._claim_tuples(claim_ids), progress)
+
+    def _claim_tuples(self, claim_ids: Sequence[int]) -> list[tuple]:
+        out = []
         for cid in claim_ids:
             c = self.corpus.claim(cid)
             date = self.corpus.document(c["document_id"])["published"] if c["document_id"] else None
-            claims.append((cid, c["text"], c["start"], c["end"], c["document_id"], date))
-        return self._run(claims, progress)
+            out.append((cid, c["text"], c["start"], c["end"], c["document_id"], date))
+        return out
 
     # --- the pipeline ------------------------------------------------------------------------
     def score_claims(self, texts: Sequence[str], report_date: str | None = None) -> list[tuple[Verdict, list[Evidence]]]:
@@ -239,29 +246,38 @@ class Checker:
             out.append((decide(evs, self.thresholds, nli=self.nli is not None, quotes=found), evs))
         return out
 
-    def _run(self, claims, progress=None, batch: int = 64) -> CheckRun:
+    def _score_into(self, run_id: int, claim_ids: Sequence[int], progress=None) -> list[ClaimResult]:
+        """Score stored claims into an existing run (used by recheck)."""
+        run = CheckRun(run_id, {})
+        self._score_claims_into(run, self._claim_tuples(claim_ids), progress)
+        return run.results
+
+    def _run(self, claims, progress=None) -> CheckRun:
         """Score and store ``claims``: tuples (claim id, text, start, end, document id, report date)."""
         manifest = self.manifest()
         run_id = self.corpus.start_run(manifest)
         run = CheckRun(run_id, manifest)
         try:
-            for start in range(0, len(claims), batch):
-                chunk = claims[start:start + batch]
-                scored = []
-                for date in dict.fromkeys(c[5] for c in chunk):  # one retrieval per report date
-                    part = [c for c in chunk if c[5] == date]
-                    scored += zip(part, self.score_claims([c[1] for c in part], date))
-                for (cid, text, s, e, doc_id, _), (verdict, evs) in scored:
-                    self.corpus.store_verdict(run_id, cid, verdict, [_evidence_row(ev) for ev in evs])
-                    run.results.append(ClaimResult(cid, text, verdict, evs, s, e, doc_id, self.thresholds,
-                                                   self.nli is not None))
-                if progress:
-                    progress(len(chunk))
+            self._score_claims_into(run, claims, progress)
         except BaseException:
             self.corpus.finish_run(run_id, "failed")
             raise
         self.corpus.finish_run(run_id, "ok")
         return run
+
+    def _score_claims_into(self, run: CheckRun, claims, progress=None, batch: int = 64) -> None:
+        for start in range(0, len(claims), batch):
+            chunk = claims[start:start + batch]
+            scored = []
+            for date in dict.fromkeys(c[5] for c in chunk):  # one retrieval per report date
+                part = [c for c in chunk if c[5] == date]
+                scored += zip(part, self.score_claims([c[1] for c in part], date))
+            for (cid, text, s, e, doc_id, _), (verdict, evs) in scored:
+                self.corpus.store_verdict(run.run_id, cid, verdict, [_evidence_row(ev) for ev in evs])
+                run.results.append(ClaimResult(cid, text, verdict, evs, s, e, doc_id, self.thresholds,
+                                               self.nli is not None, self.corpus.latest_review(cid)))
+            if progress:
+                progress(len(chunk))
 
 
 def _evidence_row(e: Evidence) -> dict:

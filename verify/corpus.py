@@ -91,10 +91,24 @@ def _m003_calibrations(db: sqlite_utils.Database) -> None:
     db["calibrations"].create({"id": int, "fitted_at": str, "nli_model": str, "record": str}, pk="id")
 
 
+def _m004_reviews(db: sqlite_utils.Database) -> None:
+    db["reviews"].create({
+        "id": int, "claim_id": int, "label": str, "note": str, "by": str, "at": str,
+        "machine_label": str, "machine_score": float, "run_id": int,
+    }, pk="id", foreign_keys=[("claim_id", "claims", "id")])
+    db["reviews"].create_index(["claim_id"])
+    # The audit trail: a review is never changed or removed, only followed by a newer one.
+    db.execute("create trigger reviews_no_update before update on reviews "
+               "begin select raise(abort, 'reviews are append-only'); end")
+    db.execute("create trigger reviews_no_delete before delete on reviews "
+               "begin select raise(abort, 'reviews are append-only'); end")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial", _m001_initial),
     ("frames_and_details", _m002_frames_and_details),
     ("calibrations", _m003_calibrations),
+    ("reviews", _m004_reviews),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -259,9 +273,11 @@ class Corpus:
         return out
 
     def count(self, table: str, where: str | None = None, params: Iterable = ()) -> int:
-        if not self.db[table].exists():
+        simple = " " not in table.strip()
+        if simple and not self.db[table].exists():
             return 0
-        sql = f"select count(*) from [{table}]" + (f" where {where}" if where else "")
+        source = f"[{table}]" if simple else table  # a join expression is used as given
+        sql = f"select count(*) from {source}" + (f" where {where}" if where else "")
         return self.db.execute(sql, list(params)).fetchone()[0]
 
     def fingerprint(self) -> str:
@@ -372,6 +388,34 @@ class Corpus:
         cur = self.db.execute("select * from evidence where verdict_id = ? order by rank", [verdict_id])
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur]
+
+    def max_official_sentence_id(self) -> int:
+        row = self.db.execute("select max(s.id) from sentences s join documents d on d.id = s.document_id "
+                              "where d.kind = 'official'").fetchone()
+        return row[0] or 0
+
+    def copy_verdict(self, verdict_id: int, run_id: int) -> int:
+        """Carry a verdict and its evidence unchanged into a new run."""
+        cols = "claim_id, label, score, reason, conflicting, details"
+        ecols = "rank, sentence_id, similarity, p_entail, p_neutral, p_contradict, flags, relation"
+        new = self.db.execute(f"insert into verdicts (run_id, {cols}) select ?, {cols} from verdicts where id = ?",
+                              [run_id, verdict_id]).lastrowid
+        self.db.execute(f"insert into evidence (verdict_id, {ecols}) select ?, {ecols} from evidence "
+                        "where verdict_id = ?", [new, verdict_id])
+        return new
+
+    def add_review(self, claim_id: int, label: str, note: str, by: str) -> int:
+        self.claim(claim_id)
+        v = self.latest_verdict(claim_id)
+        with self.transaction():
+            return self.db["reviews"].insert({
+                "claim_id": claim_id, "label": label, "note": note, "by": by, "at": now(),
+                "machine_label": v["label"] if v else None, "machine_score": v["score"] if v else None,
+                "run_id": v["run_id"] if v else None}).last_pk
+
+    def latest_review(self, claim_id: int) -> dict | None:
+        rows = list(self.db["reviews"].rows_where("claim_id = ?", [claim_id], order_by="id desc", limit=1))
+        return rows[0] if rows else None
 
     def store_calibration(self, record: dict) -> int:
         with self.transaction():

@@ -132,6 +132,26 @@ def _weights_digest(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def resolve_nli_path(spec: str | None) -> Path | None:
+    """The model directory ``load_nli(spec)`` would load, or None for similarity only."""
+    spec = spec or os.environ.get("VERIFY_NLI_MODEL") or ""
+    if spec.lower() == "none":
+        return None
+    if spec:
+        return Path(spec)
+    return BUNDLED_NLI if (BUNDLED_NLI / "config.json").exists() else None
+
+
+def nli_model_id(spec: str | None) -> str | None:
+    """The model id ``load_nli(spec)`` would report, computed without loading the model."""
+    path = resolve_nli_path(spec)
+    if path is None:
+        return None
+    if not (path / "config.json").exists():
+        raise ModelError(f"{path}: not a model directory (no config.json)")
+    return f"{path.name}@{_weights_digest(path)}"
+
+
 def load_nli(spec: str | None) -> NLIModel | None:
     """The NLI model to use.
 
@@ -139,14 +159,8 @@ def load_nli(spec: str | None) -> NLIModel | None:
         spec: a model directory, ``"none"`` for similarity-only checking, or ``None`` for
             ``$VERIFY_NLI_MODEL`` and then the model shipped inside the package.
     """
-    spec = spec or os.environ.get("VERIFY_NLI_MODEL") or ""
-    if spec.lower() == "none":
-        return None
-    if spec:
-        return TransformersNLI(spec)
-    if (BUNDLED_NLI / "config.json").exists():
-        return TransformersNLI(BUNDLED_NLI)
-    return None
+    path = resolve_nli_path(spec)
+    return TransformersNLI(path) if path is not None else None
 
 
 def score_cached(corpus, model: NLIModel, pairs: Sequence[tuple[str, str]]) -> list[PairScore]:

@@ -30,10 +30,10 @@ def render_run(run, fmt: str, *, color: bool = True) -> str:
                     "date", "url", "similarity", "p_entail", "p_contradict"])
         for r in run.results:
             best = _best(r)
-            w.writerow([r.claim_id, r.verdict.label, r.verdict.score, int(r.verdict.conflicting), r.text,
+            w.writerow([csv_safe(x) for x in [r.claim_id, r.verdict.label, r.verdict.score, int(r.verdict.conflicting), r.text,
                         r.verdict.reason, best.get("text", ""), best.get("speaker") or "", best.get("date") or "",
                         best.get("url") or "", best.get("similarity", ""), best.get("p_entail", ""),
-                        best.get("p_contradict", "")])
+                        best.get("p_contradict", "")]])
         return buf.getvalue().rstrip("\n")
     if fmt == "markdown":
         c = run.counts()
@@ -46,6 +46,13 @@ def render_run(run, fmt: str, *, color: bool = True) -> str:
                          f"| {r.verdict.score:.2f} | {_md(r.text)} | {_md(r.verdict.reason)} |")
         return "\n".join(lines)
     return _table(run, color)
+
+
+def csv_safe(value):
+    """Neutralise spreadsheet formulas: source text must never run in a desk's spreadsheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _best(r) -> dict:

@@ -1,0 +1,203 @@
+"""Nightly rechecks: re-score only the claims whose evidence changed, and say why.
+
+A recheck is a new, complete run: affected claims are re-scored; every other claim's
+verdict is carried forward unchanged. A claim is *affected* when
+
+* it has never been checked, or its last verdict came from other models or thresholds, or
+* retrieval (dense + lexical, no NLI) over today's corpus returns a different evidence
+  set than its last verdict had: a new official sentence would enter its top-k.
+
+Retrieval is cheap; NLI is the cost, and only affected claims pay it (cached pair scores
+make even those cheap for the evidence they kept). With no new official sentences and
+unchanged models, no model is loaded at all.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .corpus import Corpus
+from .errors import CorpusError
+
+SCORE_DELTA = 0.2  # a score move this large is drift even without a label change
+
+
+@dataclass
+class Drift:
+    claim_id: int
+    text: str
+    old_label: str | None
+    old_score: float | None
+    new_label: str
+    new_score: float
+    causes: list[dict] = field(default_factory=list)
+    review: dict | None = None
+
+    @property
+    def against_review(self) -> bool:
+        return bool(self.review and self.review["label"] not in ("unsure", self.new_label))
+
+    def to_dict(self) -> dict:
+        return {"claim_id": self.claim_id, "text": self.text, "old_label": self.old_label,
+                "old_score": self.old_score, "new_label": self.new_label, "new_score": self.new_score,
+                "causes": self.causes, "review": self.review, "against_review": self.against_review}
+
+
+@dataclass
+class RecheckResult:
+    run_id: int | None
+    claims: int
+    rescored: int
+    carried: int
+    new_sentences: int
+    model_loaded: bool
+    drift: list[Drift] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"run_id": self.run_id, "claims": self.claims, "rescored": self.rescored, "carried": self.carried,
+                "new_sentences": self.new_sentences, "model_loaded": self.model_loaded,
+                "seconds": round(self.seconds, 3), "drift": [d.to_dict() for d in self.drift]}
+
+
+@contextmanager
+def corpus_lock(db_path: Path | None, wait: float = 0.0):
+    """An exclusive lock beside the database, so two nightly jobs never overlap.
+
+    Args:
+        wait: seconds to wait for another holder before giving up with CorpusError.
+    """
+    if db_path is None:
+        yield
+        return
+    lock_path = Path(str(db_path) + ".lock")
+    with open(lock_path, "a+") as f:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CorpusError(f"another recheck holds {lock_path}; try again later or pass --wait") from None
+                time.sleep(0.2)
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:
+    """Latest successful verdict of each claim, with its run's manifest and evidence ids."""
+    where = "" if claim_ids is None else f" and v.claim_id in ({','.join(map(str, claim_ids))})"
+    rows = corpus.db.execute(
+        "select v.claim_id, v.id, v.label, v.score, r.manifest from verdicts v join runs r on r.id = v.run_id "
+        "where r.status = 'ok' and v.id = (select v2.id from verdicts v2 join runs r2 on r2.id = v2.run_id "
+        f"where v2.claim_id = v.claim_id and r2.status = 'ok' order by v2.run_id desc limit 1){where}")
+    out = {}
+    for cid, vid, label, score, manifest in rows:
+        ev = [r[0] for r in corpus.db.execute("select sentence_id from evidence where verdict_id = ? order by rank", [vid])]
+        out[cid] = {"verdict_id": vid, "label": label, "score": score, "manifest": json.loads(manifest), "evidence": ev}
+    return out
+
+
+def _same_setup(manifest: dict, current: dict) -> bool:
+    keys = ("embed_model", "nli_model", "k", "retrieval", "scope", "thresholds")
+    return all(manifest.get(k) == current.get(k) for k in keys)
+
+
+def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *, setup: dict,
+            progress=None) -> RecheckResult:
+    """Recheck stored claims (all, or ``claim_ids``) against the corpus as it is now.
+
+    Args:
+        make_checker: builds a ``Checker``; called only if some claim needs model work.
+        setup: the manifest fields that decide whether old verdicts are comparable
+            (embed_model, nli_model, k, retrieval, scope, thresholds), known without loading models.
+    """
+    t0 = time.perf_counter()
+    if claim_ids is None:
+        claim_ids = [r[0] for r in corpus.db.execute("select id from claims order by id")]
+    else:
+        for cid in claim_ids:
+            corpus.claim(cid)
+    if not claim_ids:
+        raise CorpusError("no claims to recheck; check a report first")
+    previous = _latest(corpus, claim_ids)
+    max_id = corpus.max_official_sentence_id()
+    stale = [c for c in claim_ids if c not in previous or not _same_setup(previous[c]["manifest"], setup)]
+    seen = {c: previous[c]["manifest"].get("max_official_sentence_id", 0) for c in previous}
+    maybe = [c for c in claim_ids if c not in stale and seen[c] < max_id]
+    new_sentences = max_id - min(seen.values(), default=max_id) if previous else max_id
+    if not stale and not maybe:
+        return _carry_all(corpus, claim_ids, previous, setup, new_sentences, t0)
+
+    checker = make_checker()
+    from .claims import split_frame
+    from .embed import embed_cached
+    from .retrieve import retrieve
+
+    checker.index  # brings the index up to date: embeds only the new sentences
+    affected = set(stale)
+    if maybe:
+        texts = [split_frame(corpus.claim(c)["text"])[1] for c in maybe]
+        vectors = embed_cached(corpus, checker.embedder, texts)
+        hits = retrieve(corpus, checker.index, texts, vectors, checker.k, checker.retrieval, checker.scope)
+        for cid, h in zip(maybe, hits):
+            if [sid for sid, _ in h] != previous[cid]["evidence"]:
+                affected.add(cid)
+    manifest = checker.manifest() | {"recheck": True}
+    run_id = corpus.start_run(manifest)
+    drift: list[Drift] = []
+    try:
+        todo = [c for c in claim_ids if c in affected]
+        run = checker._score_into(run_id, todo, progress)
+        with corpus.transaction():
+            for cid in claim_ids:
+                if cid not in affected:
+                    corpus.copy_verdict(previous[cid]["verdict_id"], run_id)
+        for r in run:
+            old = previous.get(r.claim_id)
+            changed = old is None or old["label"] != r.verdict.label or abs(old["score"] - r.verdict.score) >= SCORE_DELTA
+            if not changed:
+                continue
+            cut = old["manifest"].get("max_official_sentence_id", 0) if old else 0
+            causes = [{"sentence_id": e.sentence["id"], "text": e.sentence["text"], "speaker": e.sentence.get("speaker"),
+                       "date": e.sentence.get("published"), "title": e.sentence.get("title"),
+                       "document_id": e.sentence["document_id"], "url": e.sentence.get("url")}
+                      for e in r.evidence if e.sentence["id"] > cut]
+            drift.append(Drift(r.claim_id, r.text, old and old["label"], old and old["score"], r.verdict.label,
+                               r.verdict.score, causes, corpus.latest_review(r.claim_id)))
+    except BaseException:
+        corpus.finish_run(run_id, "failed")
+        raise
+    corpus.finish_run(run_id, "ok")
+    return RecheckResult(run_id, len(claim_ids), len(affected), len(claim_ids) - len(affected), new_sentences,
+                         True, drift, time.perf_counter() - t0)
+
+
+def _carry_all(corpus, claim_ids, previous, setup, new_sentences, t0) -> RecheckResult:
+    """Nothing new: record a run that carries every verdict forward, with no model work."""
+    manifest = dict(previous[claim_ids[0]]["manifest"]) | {
+        "recheck": True, "command": "verify recheck", "corpus_fingerprint": corpus.fingerprint(),
+        "max_official_sentence_id": corpus.max_official_sentence_id(), "model_work": False}
+    run_id = corpus.start_run(manifest)
+    try:
+        with corpus.transaction():
+            for cid in claim_ids:
+                corpus.copy_verdict(previous[cid]["verdict_id"], run_id)
+    except BaseException:
+        corpus.finish_run(run_id, "failed")
+        raise
+    corpus.finish_run(run_id, "ok")
+    return RecheckResult(run_id, len(claim_ids), 0, len(claim_ids), new_sentences, False, [],
+                         time.perf_counter() - t0)
