@@ -310,6 +310,28 @@ def evidence_trail(corpus: Corpus, claim_id: int, run_id: int | None = None) -> 
             "p_neutral": r["p_neutral"], "p_contradict": r["p_contradict"],
             "flags": json.loads(r["flags"] or "[]"), "relation": r["relation"]})
     run = corpus.run(v["run_id"])
+    manifest = json.loads(run["manifest"])
+    _annotate(evidence, claim, v["label"], manifest)
     return {"claim": claim, "verdict": {k: v[k] for k in ("label", "score", "reason")} | {
                 "conflicting": bool(v["conflicting"])},
-            "evidence": evidence, "run": {"id": run["id"], "status": run["status"], **json.loads(run["manifest"])}}
+            "evidence": evidence, "run": {"id": run["id"], "status": run["status"], **manifest}}
+
+
+def _annotate(evidence: list[dict], claim: dict, label: str, manifest: dict) -> None:
+    """Side-by-side mismatches, and for novel verdicts why each sentence fell short.
+
+    Both are recomputed from stored values with the run's own thresholds, so they are
+    exactly what the run decided on.
+    """
+    from .evidence import mismatches
+
+    t = Thresholds(**{k: v for k, v in (manifest.get("thresholds") or {}).items()
+                      if k in Thresholds.__dataclass_fields__})
+    proposition = claim.get("proposition") or split_frame(claim["text"])[1]
+    for e in evidence:
+        found = mismatches(proposition, e["text"]) if e["similarity"] >= t.related else []
+        e["mismatches"] = [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in found]
+        if label == "novel":
+            ev = Evidence({}, e["rank"], e["similarity"], e["p_entail"], e["p_neutral"], e["p_contradict"],
+                          mismatches=found)
+            e["why_not"] = shortfall(ev, t, manifest.get("nli_model") is not None)

@@ -385,6 +385,58 @@ def runs(db: Optional[Path] = DB, limit: int = typer.Option(20, help="how many, 
 
 
 @app.command()
+def report(
+    report_id: str = typer.Argument(..., help="id of a checked report"),
+    html: Path = typer.Option(..., "--html", help="output file (one self-contained page)"),
+    db: Optional[Path] = DB,
+):
+    """Write an HTML report for editors: highlighted claims, verdicts, evidence side by side.
+
+    Example: verify report 5 --html leak-check.html
+    """
+    from .export import html_report
+
+    if not report_id.isdigit():
+        raise InputError(f"{report_id!r} is not a report id (see `verify runs` or the check output)")
+    page = html_report(_corpus(db), int(report_id))
+    _write(html, page)
+    typer.echo(f"wrote {html}")
+
+
+def _write(path: Path, text: str) -> None:
+    from .util import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as e:
+        raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+@app.command("export")
+def export_cmd(
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, csv, markdown or claimreview (schema.org JSON-LD)"),
+    report_id: Optional[int] = typer.Option(None, "--report", help="only this report's claims"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write [default: stdout]"),
+    db: Optional[Path] = DB,
+):
+    """Export the latest verdict of every claim.
+
+    Example: verify export --format claimreview --report 5 -o claimreview.json
+    """
+    from .export import export
+
+    corpus = _corpus(db)
+    if report_id is not None:
+        corpus.document(report_id)
+    text = export(corpus, fmt, report_id)
+    if output:
+        _write(output, text + "\n")
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        typer.echo(text)
+
+
+@app.command()
 def recheck(
     reports: Optional[list[str]] = typer.Argument(None, help="report ids to recheck [default: with --all, every claim]"),
     all_claims: bool = typer.Option(False, "--all", help="recheck every stored claim"),
@@ -558,3 +610,8 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as e:  # a bug: still one line, and the details on request
+        if os.environ.get("VERIFY_DEBUG"):
+            raise
+        _err(f"unexpected {type(e).__name__}: {e} (set VERIFY_DEBUG=1 for details)")
+        sys.exit(2)

@@ -104,11 +104,36 @@ def _m004_reviews(db: sqlite_utils.Database) -> None:
                "begin select raise(abort, 'reviews are append-only'); end")
 
 
+def _m005_views(db: sqlite_utils.Database) -> None:
+    # Readable views for Datasette or the sqlite3 shell: a desk can browse without verify.
+    db.execute("""create view latest_verdicts as
+        select v.* from verdicts v join runs r on r.id = v.run_id
+        where r.status = 'ok' and v.run_id = (select max(v2.run_id) from verdicts v2 join runs r2
+              on r2.id = v2.run_id where v2.claim_id = v.claim_id and r2.status = 'ok')""")
+    db.execute("""create view claim_verdicts as
+        select c.id as claim_id, c.text as claim, d.title as report, d.published as report_date,
+               v.label, round(v.score, 3) as score, v.reason, v.conflicting, v.run_id,
+               s.text as best_evidence, s.speaker as evidence_speaker, od.published as evidence_date,
+               od.title as evidence_document, od.url as evidence_url, round(e.similarity, 3) as similarity,
+               (select label from reviews rv where rv.claim_id = c.id order by rv.id desc limit 1) as human_label
+        from claims c join latest_verdicts v on v.claim_id = c.id
+        left join documents d on d.id = c.document_id
+        left join evidence e on e.verdict_id = v.id and e.rank = (
+              select min(rank) from evidence e2 where e2.verdict_id = v.id)
+        left join sentences s on s.id = e.sentence_id
+        left join documents od on od.id = s.document_id""")
+    db.execute("""create view official_sentences as
+        select s.id, s.text, s.speaker, d.published as date, d.title, d.url, d.publisher, s.document_id,
+               s.start, s.end from sentences s join documents d on d.id = s.document_id
+        where d.kind = 'official'""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial", _m001_initial),
     ("frames_and_details", _m002_frames_and_details),
     ("calibrations", _m003_calibrations),
     ("reviews", _m004_reviews),
+    ("views", _m005_views),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
