@@ -172,8 +172,8 @@ def populated(corpus):
 # --- no network ----------------------------------------------------------------------------
 
 def _is_local(address) -> bool:
-    if isinstance(address, (str, bytes)) and not isinstance(address, tuple):
-        return True  # AF_UNIX path
+    if isinstance(address, (str, bytes)):
+        return True  # an AF_UNIX socket path
     host = address[0] if isinstance(address, tuple) and address else address
     if isinstance(host, bytes):
         host = host.decode()

@@ -129,7 +129,7 @@ def test_fts5_search_finds_stemmed_words(corpus):
         "select s.text from sentences_fts f join sentences s on s.id = f.rowid "
         "where sentences_fts match ? order by rank", ["halting enlargement"]))
     assert rows == [("We will not halt the enlargement of NATO, and the alliance door remains open.",)]
-    assert list(corpus.db["sentences"].search("exercise")) [0]["text"].startswith("Washington is ready")
+    assert list(corpus.db["sentences"].search("exercise"))[0]["text"].startswith("Washington is ready")
     assert list(corpus.db.execute("select rowid from sentences_fts where sentences_fts match 'zeppelin'")) == []
 
 
@@ -163,10 +163,6 @@ def test_count_of_plain_tables(corpus):
     assert corpus.count("documents", "kind = ?", ["official"]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG corpus.py Corpus.count: `self.db[table].exists()` is False for a join expression, so "
-    "count('sentences s join documents d ...') always returns 0 (used by index._load, the manifest "
-    "and the CLI progress totals)"))
 def test_count_accepts_the_join_expressions_the_code_passes_it(corpus):
     corpus.add_document(make_document("official", OFFICIAL_TEXT))
     corpus.add_document(make_document("report", REPORT_TEXT))

@@ -105,21 +105,28 @@ def test_new_official_sentences_are_added_to_the_index(corpus, built, fake_embed
     assert json.loads(index.meta_path.read_text())["count"] == 6
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG corpus.py Corpus.count returns 0 for the join expression index._load passes, so a valid "
-    "index never matches the database and is rebuilt on every load ('database changed under the index')"))
-def test_a_valid_index_is_loaded_without_rebuild(corpus, built, fake_embedder):
-    status = VectorIndex(corpus, fake_embedder).ensure()
-    assert (status.action, status.added, status.reason) == ("loaded", 0, "")
+def test_a_valid_index_is_loaded_without_rebuild(corpus, built):
+    index, _ = built
+    before = (index.path.read_bytes(), index.path.stat().st_mtime_ns)
+    fresh = FakeEmbedder()
+    again = VectorIndex(corpus, fresh)
+    status = again.ensure()
+    assert (status.action, status.added, status.count, status.reason) == ("loaded", 0, 4, "")
+    assert fresh.calls == 0
+    assert (index.path.read_bytes(), index.path.stat().st_mtime_ns) == before  # not rewritten
+    assert again.index.ntotal == 4
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG corpus.py Corpus.count (join expression -> 0): index._load rejects the saved index, so new "
-    "sentences cause a full rebuild instead of an append"))
-def test_new_official_sentences_extend_rather_than_rebuild(corpus, built, fake_embedder):
+def test_new_official_sentences_extend_rather_than_rebuild(corpus, built):
     corpus.add_document(make_document("official", OFFICIAL_TEXT_2))
-    status = VectorIndex(corpus, fake_embedder).ensure()
+    corpus.add_document(make_document("report", "A leak says the garden has a tunnel under it.\n"))
+    fresh = FakeEmbedder()
+    index = VectorIndex(corpus, fresh)
+    status = index.ensure()
     assert (status.action, status.added, status.count) == ("updated", 2, 6)
+    assert fresh.texts_encoded == 2 and all("troops" in t or "Moscow" in t for t in fresh.seen)
+    assert index.max_id == max(official_ids(corpus))
+    assert VectorIndex(corpus, FakeEmbedder()).ensure().action == "loaded"
 
 
 @pytest.mark.parametrize("damage,reason", [
@@ -137,7 +144,8 @@ def test_damaged_or_stale_index_is_rebuilt(corpus, built, fake_embedder, damage,
     damage(index)
     fresh = VectorIndex(corpus, fake_embedder)
     status = fresh.ensure()
-    assert status.action == "built" and reason in status.reason
+    # "rebuilt" when a damaged file was replaced, "built" when there was none.
+    assert status.action in ("built", "rebuilt") and reason in status.reason
     assert status.count == fresh.index.ntotal == 4
     meta = json.loads(fresh.meta_path.read_text())
     assert meta["sha256"] == hashlib.sha256(fresh.path.read_bytes()).hexdigest() and meta["dim"] == 64
@@ -145,15 +153,12 @@ def test_damaged_or_stale_index_is_rebuilt(corpus, built, fake_embedder, damage,
     assert fresh.search(fake_embedder.encode([target["text"]]), 1)[0][0][0] == target["id"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG index.py VectorIndex._load: a header that is valid JSON but not an object (null, [], 3) "
-    "raises AttributeError on meta.get instead of being treated as unreadable and rebuilt"))
 @pytest.mark.parametrize("header", ["null", "[]"])
 def test_header_that_is_json_but_not_an_object_is_rebuilt(corpus, built, fake_embedder, header):
     index, _ = built
     index.meta_path.write_text(header)
     status = VectorIndex(corpus, fake_embedder).ensure()
-    assert status.action == "built" and status.count == 4
+    assert status.action == "rebuilt" and status.count == 4
 
 
 def test_each_embedding_model_has_its_own_index(corpus, built):

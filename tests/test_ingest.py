@@ -336,9 +336,6 @@ def test_one_bad_file_does_not_stop_the_others(corpus, tmp_path):
     assert corpus.count("documents") == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG ingest.py build_document: an invalid 'kind' in a JSONL row raises "
-    "\"kind must be one of ...\" without the file and line, unlike every other JSONL row error"))
 def test_jsonl_bad_kind_names_the_line(corpus, tmp_path):
     p = tmp_path / "kinds.jsonl"
     p.write_text(json.dumps({"text": "A fine statement about the talks."}) + "\n"

@@ -145,10 +145,6 @@ def test_word_count_counts_words_with_letters():
     assert word_count("") == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG segment.py SPEAKER_LABEL needs at least 3 characters, so the 'Q:' transcript label (which "
-    "_resolve/segment explicitly treat as a journalist) never matches: the question is attributed "
-    "to the previous official speaker and keeps 'Q:' in its text"))
 def test_q_label_marks_a_journalists_question():
     text = "SECRETARY BLINKEN: We are ready to talk.\nQ: Will you meet him next week?"
     out = segment(text, default_speaker="Antony Blinken")
@@ -158,10 +154,6 @@ def test_q_label_marks_a_journalists_question():
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG segment.py SPEAKER_LABEL requires whitespace after the colon, so a label alone on its "
-    "line ('SECRETARY BLINKEN:' then the turn on the next line) becomes a sentence itself and "
-    "does not set the speaker"))
 def test_speaker_label_alone_on_its_line_sets_the_speaker():
     text = "SECRETARY BLINKEN:\nWe will not compromise on principles."
     out = segment(text)

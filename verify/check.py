@@ -169,7 +169,7 @@ class Checker:
     def check_documents(self, doc_ids: Sequence[int], progress: Callable[[int], None] | None = None) -> CheckRun:
         """Check every check-worthy sentence of one or more ingested reports, in one run."""
         claims = []
-        for doc_id in doc_ids:
+        for doc_id in dict.fromkeys(doc_ids):  # the same report named twice is checked once
             doc = self.corpus.document(doc_id)
             sentences = [s for s in self.corpus.sentences("s.document_id = ?", [doc_id])
                          if is_check_worthy(s["text"])]
@@ -331,6 +331,7 @@ def _annotate(evidence: list[dict], claim: dict, label: str, manifest: dict) -> 
     for e in evidence:
         found = mismatches(proposition, e["text"]) if e["similarity"] >= t.related else []
         e["mismatches"] = [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in found]
+        e["why_not"] = None
         if label == "novel":
             ev = Evidence({}, e["rank"], e["similarity"], e["p_entail"], e["p_neutral"], e["p_contradict"],
                           mismatches=found)

@@ -229,7 +229,7 @@ def _report_ids(corpus, report: str, meta: dict, quiet: bool) -> list[int]:
             raise InputError(r.error)
     for r in results:
         _note(f"report {r.status}: document {r.document_id}, {r.sentences} sentences", quiet)
-    return [r.document_id for r in results]
+    return list(dict.fromkeys(r.document_id for r in results))
 
 
 @app.command()

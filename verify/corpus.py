@@ -387,10 +387,14 @@ class Corpus:
     def store_verdict(self, run_id: int, claim_id: int, verdict, evidence_rows: list[dict]) -> int:
         """Store one verdict with its evidence rows atomically."""
         with self.transaction():
+            old = self.db.execute("select id from verdicts where run_id = ? and claim_id = ?", [run_id, claim_id]).fetchone()
+            if old:  # re-scored within the same run: the newer verdict replaces the older whole
+                self.db.execute("delete from evidence where verdict_id = ?", [old[0]])
+                self.db.execute("delete from verdicts where id = ?", [old[0]])
             vid = self.db["verdicts"].insert({
                 "run_id": run_id, "claim_id": claim_id, "label": verdict.label, "score": verdict.score,
                 "reason": verdict.reason, "conflicting": int(verdict.conflicting),
-                "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes})}, replace=True).last_pk
+                "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes})}).last_pk
             self.db["evidence"].insert_all(({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 

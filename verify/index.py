@@ -64,6 +64,8 @@ class VectorIndex:
             data = self.path.read_bytes()
         except (OSError, ValueError):
             return "index header unreadable"
+        if not isinstance(meta, dict):
+            return "index header unreadable"
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             return "index file damaged (checksum mismatch)"
         if meta.get("model_id") != self.embedder.model_id or meta.get("dim") != self.embedder.dim:
@@ -87,9 +89,10 @@ class VectorIndex:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
 
     def _rebuild(self, progress=None) -> IndexStatus:
+        existed = self.path.exists()
         self.index, self.max_id = self._empty(), 0
         added = self._add_new(progress, force_save=True)
-        return IndexStatus("built" if added else "built", self.index.ntotal, added)
+        return IndexStatus("rebuilt" if existed else "built", self.index.ntotal, added)
 
     def _add_new(self, progress=None, force_save: bool = False, batch: int = 2048) -> int:
         rows = list(self.corpus.db.execute(

@@ -219,7 +219,7 @@ def looks_english(text: str) -> bool:
 def build_document(kind: str, text: str, meta: dict, *, source: str, fmt: str,
                    allow_any_language: bool = False) -> Document:
     if kind not in KINDS:
-        raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise InputError(f"{source}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
     text = normalise_text(text)
     if not text:
         raise InputError(f"{source}: no text left after cleaning")

@@ -24,7 +24,7 @@ BOILERPLATE = re.compile(
 )
 
 # "SECRETARY BLINKEN:", "MR. PRICE:", "QUESTION:" at the start of a transcript turn.
-SPEAKER_LABEL = re.compile(r"^([A-Z][A-Z.'\- ]{1,40}[A-Z.]):\s+")
+SPEAKER_LABEL = re.compile(r"^([A-Z](?:[A-Z.'\- ]{0,40}[A-Z.])?):(?:\s+|$)")
 
 # pysbd splits after these titles although a name always follows them.
 _TITLE_ABBREV = re.compile(r"\b(Amb|Sec|Gen|Sen|Rep|Gov|Lt|Col|Adm|Maj|Capt|Sgt|Prof|Dr|St|Ft|No)\.$")

@@ -139,13 +139,13 @@ def _decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[
         i, best = max(enumerate(evidence), key=lambda ie: ie[1].similarity)
         note = " (similarity only: no NLI model, so contradictions cannot be detected)"
         if best.similarity >= t.sim_consistent and best.mismatches:
-            return Verdict("novel", round(1 - best.similarity, 4),
+            return Verdict("novel", round(1 - max(0.0, best.similarity), 4),
                            f"close to {cite(best)} (similarity {best.similarity:.2f}) but they disagree: "
                            + "; ".join(str(m) for m in best.mismatches) + note, decisive=i)
         if best.similarity >= t.sim_consistent:
             return Verdict("consistent", round(best.similarity, 4),
                            f"close to {cite(best)}, similarity {best.similarity:.2f}{note}", decisive=i)
-        return Verdict("novel", round(1 - best.similarity, 4),
+        return Verdict("novel", round(1 - max(0.0, best.similarity), 4),
                        f"nearest official sentence only {best.similarity:.2f} similar{note}", decisive=i)
     if not related:
         i, best = max(enumerate(evidence), key=lambda ie: ie[1].similarity)

@@ -1,0 +1,126 @@
+"""decide(): consistent / contradictory / novel, conflicting evidence, similarity-only mode."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from verify.verdict import LABELS, Evidence, Thresholds, decide
+
+T = Thresholds()
+
+
+def ev(sim, e=None, n=None, c=None, speaker="Antony Blinken", date="2022-01-26", rank=1):
+    return Evidence({"id": rank, "document_id": 1, "text": f"official sentence {rank}", "speaker": speaker,
+                     "published": date}, rank, sim, e, n, c)
+
+
+def test_defaults_are_sane():
+    assert 0 < T.related < T.sim_consistent <= 1
+    assert 0 < T.entail <= 1 and 0 < T.contradict <= 1
+    assert set(LABELS) == {"consistent", "novel", "contradictory"}
+
+
+def test_entailed_claim_is_consistent():
+    evidence = [ev(0.5, 0.2, 0.7, 0.1, rank=1), ev(0.8, 0.93, 0.05, 0.02, rank=2, speaker="Ned Price")]
+    v = decide(evidence, T, nli=True)
+    assert v.label == "consistent" and v.score == pytest.approx(0.93)
+    assert v.decisive == 1 and not v.conflicting
+    assert "entailed by Ned Price, 2022-01-26" in v.reason and "0.93" in v.reason
+
+
+def test_contradicted_claim_is_contradictory():
+    evidence = [ev(0.9, 0.03, 0.05, 0.92, rank=1), ev(0.6, 0.1, 0.8, 0.1, rank=2)]
+    v = decide(evidence, T, nli=True)
+    assert v.label == "contradictory" and v.score == pytest.approx(0.92)
+    assert v.decisive == 0 and not v.conflicting
+    assert v.reason.startswith("contradicted by Antony Blinken")
+
+
+def test_related_but_neutral_evidence_is_novel():
+    v = decide([ev(0.7, 0.2, 0.7, 0.1), ev(0.6, 0.3, 0.6, 0.1, rank=2)], T, nli=True)
+    assert v.label == "novel" and v.score == pytest.approx(0.7)  # 1 - max(support, against)
+    assert "no official statement supports or contradicts it" in v.reason
+
+
+def test_strong_nli_on_unrelated_evidence_is_ignored():
+    v = decide([ev(0.2, 0.01, 0.01, 0.98), ev(0.1, 0.97, 0.02, 0.01, rank=2)], T, nli=True)
+    assert v.label == "novel"
+    assert "no closely related official statement" in v.reason and "0.20" in v.reason
+    assert v.score == pytest.approx(0.8)
+
+
+def test_no_evidence_is_novel_with_full_score():
+    v = decide([], T, nli=True)
+    assert (v.label, v.score) == ("novel", 1.0)
+    assert decide([], T, nli=False).label == "novel"
+
+
+def test_support_and_contradiction_both_strong_is_flagged_conflicting():
+    support_wins = decide([ev(0.8, 0.85, 0.05, 0.1, rank=1, speaker="Ned Price"),
+                           ev(0.7, 0.1, 0.2, 0.7, rank=2, speaker="Jens Stoltenberg")], T, nli=True)
+    assert support_wins.label == "consistent" and support_wins.conflicting
+    assert "Ned Price" in support_wins.reason and "but contradicted by Jens Stoltenberg" in support_wins.reason
+    against_wins = decide([ev(0.8, 0.6, 0.1, 0.3, rank=1, speaker="Ned Price"),
+                           ev(0.7, 0.05, 0.05, 0.9, rank=2, speaker="Jens Stoltenberg")], T, nli=True)
+    assert against_wins.label == "contradictory" and against_wins.conflicting
+    assert against_wins.decisive == 1
+    assert "contradicted by Jens Stoltenberg" in against_wins.reason and "but entailed by Ned Price" in against_wins.reason
+
+
+def test_a_tie_between_support_and_contradiction_goes_to_consistent():
+    v = decide([ev(0.8, 0.7, 0.0, 0.3, rank=1), ev(0.8, 0.1, 0.2, 0.7, rank=2)], T, nli=True)
+    assert v.label == "consistent" and v.conflicting
+
+
+def test_thresholds_are_respected():
+    evidence = [ev(0.6, 0.55, 0.4, 0.05)]
+    assert decide(evidence, T, nli=True).label == "consistent"
+    assert decide(evidence, Thresholds(entail=0.6), nli=True).label == "novel"
+    assert decide(evidence, Thresholds(related=0.7), nli=True).label == "novel"
+
+
+def test_similarity_only_close_match_is_consistent_and_says_so():
+    v = decide([ev(0.62, rank=1), ev(0.91, rank=2, speaker="Ned Price")], T, nli=False)
+    assert v.label == "consistent" and v.score == pytest.approx(0.91) and v.decisive == 1
+    assert "similarity only" in v.reason and "contradictions cannot be detected" in v.reason
+    assert "Ned Price" in v.reason
+
+
+def test_similarity_only_never_says_contradictory():
+    # NLI-looking numbers on the evidence are ignored when the run has no NLI model.
+    strong_against = [ev(0.95, 0.0, 0.0, 1.0), ev(0.5, 0.0, 0.0, 1.0, rank=2)]
+    v = decide(strong_against, T, nli=False)
+    assert v.label == "consistent" and "similarity only" in v.reason
+    v = decide([ev(0.5, 0.0, 0.0, 1.0)], T, nli=False)
+    assert v.label == "novel" and v.score == pytest.approx(0.5)
+    assert "similarity only" in v.reason and "contradictions cannot be detected" in v.reason
+
+
+GRID = [0.0, 0.2, 0.5, 0.51, 0.9, 1.0]
+
+
+@pytest.mark.parametrize("nli", [True, False])
+def test_score_is_a_probability_and_label_known(nli):
+    for sim, e, c in itertools.product([0.0, 0.3, 0.36, 0.79, 0.8, 1.0], GRID, GRID):
+        n = max(0.0, 1 - e - c)
+        for evidence in ([ev(sim, e, n, c)], [ev(sim, e, n, c), ev(sim / 2, c, n, e, rank=2)]):
+            v = decide(evidence, T, nli=nli)
+            assert v.label in LABELS
+            assert 0.0 <= v.score <= 1.0, (sim, e, c, v)
+            assert v.reason
+            if not nli:
+                assert v.label != "contradictory"
+
+
+def test_cite_falls_back_to_title_or_document():
+    s = {"id": 1, "document_id": 7, "text": "x", "title": "Press briefing", "published": None}
+    v = decide([Evidence(s, 1, 0.9, 0.9, 0.05, 0.05)], T, nli=True)
+    assert "entailed by Press briefing," in v.reason
+    s = {"id": 1, "document_id": 7, "text": "x"}
+    assert "document 7" in decide([Evidence(s, 1, 0.9, 0.9, 0.05, 0.05)], T, nli=True).reason
+
+
+def test_similarity_only_score_stays_in_range_for_negative_cosine():
+    v = decide([ev(-0.12)], T, nli=False)
+    assert v.label == "novel" and 0.0 <= v.score <= 1.0
