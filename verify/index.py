@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,43 @@ from .embed import Embedder, embed_cached
 from .util import atomic_write_bytes
 
 OFFICIAL = "d.kind = 'official'"
+# Exact search up to this many sentences (it is fast enough and never misses); an
+# inverted-file index above it keeps search latency flat as the corpus grows.
+EXACT_LIMIT = int(os.environ.get("VERIFY_EXACT_LIMIT", 200_000))
+IVF_NPROBE = 32
+
+
+def build_faiss(vectors: np.ndarray, ids: np.ndarray, dim: int, exact_limit: int | None = None):
+    """A FAISS index over ``vectors`` (L2-normalised float32) keyed by ``ids``.
+
+    Exact inner product below ``exact_limit`` rows; above it IVF-Flat with
+    nlist = 4 * sqrt(n) lists, trained on up to 100k vectors, searched with nprobe 32.
+    """
+    import faiss
+
+    n = len(vectors)
+    limit = EXACT_LIMIT if exact_limit is None else exact_limit
+    if n < limit:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    else:
+        nlist = int(4 * np.sqrt(n))
+        quantizer = faiss.IndexFlatIP(dim)
+        ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False)]
+        ivf.train(sample)
+        ivf.nprobe = IVF_NPROBE
+        ivf.make_direct_map()  # similarities() reconstructs lexical-only hits by id
+        index = faiss.IndexIDMap2(ivf)
+    if n:
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+    return index
+
+
+def index_kind(index) -> str:
+    import faiss
+
+    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    return type(inner).__name__
 
 
 @dataclass
@@ -49,6 +87,10 @@ class VectorIndex:
         if reason:
             status = self._rebuild(progress)
             status.reason = reason
+            return status
+        if self.index.ntotal >= EXACT_LIMIT and index_kind(self.index) == "IndexFlatIP":
+            status = self._rebuild(progress)  # outgrew exact search
+            status.reason = f"over {EXACT_LIMIT} sentences: switched to an IVF index"
             return status
         added = self._add_new(progress)
         return IndexStatus("updated" if added else "loaded", self.index.ntotal, added)
@@ -83,15 +125,24 @@ class VectorIndex:
         self.index, self.max_id = index, meta["max_id"]
         return ""
 
-    def _empty(self):
-        import faiss
-
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
-
     def _rebuild(self, progress=None) -> IndexStatus:
         existed = self.path.exists()
-        self.index, self.max_id = self._empty(), 0
-        added = self._add_new(progress, force_save=True)
+        n = self.corpus.count("sentences s join documents d on d.id = s.document_id", OFFICIAL)
+        if n < EXACT_LIMIT:
+            self.index, self.max_id = build_faiss(np.zeros((0, self.embedder.dim), np.float32),
+                                                  np.zeros(0, np.int64), self.embedder.dim), 0
+            added = self._add_new(progress, force_save=True)
+        else:  # IVF must be trained on the vectors before any is added
+            rows = list(self.corpus.db.execute(
+                "select s.id, s.text from sentences s join documents d on d.id = s.document_id "
+                f"where {OFFICIAL} order by s.id"))
+            vecs = np.concatenate([embed_cached(self.corpus, self.embedder, [t for _, t in rows[i:i + 4096]])
+                                   for i in range(0, len(rows), 4096)])
+            self.index = build_faiss(vecs, np.array([i for i, _ in rows], np.int64), self.embedder.dim)
+            self.max_id, added = rows[-1][0], len(rows)
+            if progress:
+                progress(added)
+            self.save()
         return IndexStatus("rebuilt" if existed else "built", self.index.ntotal, added)
 
     def _add_new(self, progress=None, force_save: bool = False, batch: int = 2048) -> int:
@@ -116,7 +167,7 @@ class VectorIndex:
         atomic_write_bytes(self.path, data)
         meta = {"model_id": self.embedder.model_id, "dim": self.embedder.dim, "count": int(self.index.ntotal),
                 "max_id": int(self.max_id), "sha256": hashlib.sha256(data).hexdigest(),
-                "kind": "IndexIDMap2(IndexFlatIP)"}
+                "kind": f"IndexIDMap2({index_kind(self.index)})"}
         atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
 
     # --- queries --------------------------------------------------------------------------
