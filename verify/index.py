@@ -27,27 +27,28 @@ EXACT_LIMIT = int(os.environ.get("VERIFY_EXACT_LIMIT", 200_000))
 IVF_NPROBE = 32
 
 
-def build_faiss(vectors: np.ndarray, ids: np.ndarray, dim: int, exact_limit: int | None = None):
-    """A FAISS index over ``vectors`` (L2-normalised float32) keyed by ``ids``.
+def new_faiss(n: int, dim: int, train_sample: np.ndarray | None = None, exact_limit: int | None = None):
+    """An empty FAISS index suited to ``n`` vectors (trained on ``train_sample`` if IVF).
 
     Exact inner product below ``exact_limit`` rows; above it IVF-Flat with
-    nlist = 4 * sqrt(n) lists, trained on up to 100k vectors, searched with nprobe 32.
+    nlist = 4 * sqrt(n) lists, searched with nprobe 32.
     """
     import faiss
 
+    if n < (EXACT_LIMIT if exact_limit is None else exact_limit):
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, int(4 * np.sqrt(n)), faiss.METRIC_INNER_PRODUCT)
+    ivf.train(np.ascontiguousarray(train_sample, dtype=np.float32))
+    ivf.nprobe = IVF_NPROBE
+    ivf.make_direct_map()  # similarities() reconstructs lexical-only hits by id
+    return faiss.IndexIDMap2(ivf)
+
+
+def build_faiss(vectors: np.ndarray, ids: np.ndarray, dim: int, exact_limit: int | None = None):
+    """A FAISS index over ``vectors`` (L2-normalised float32) keyed by ``ids``."""
     n = len(vectors)
-    limit = EXACT_LIMIT if exact_limit is None else exact_limit
-    if n < limit:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    else:
-        nlist = int(4 * np.sqrt(n))
-        quantizer = faiss.IndexFlatIP(dim)
-        ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False)]
-        ivf.train(sample)
-        ivf.nprobe = IVF_NPROBE
-        ivf.make_direct_map()  # similarities() reconstructs lexical-only hits by id
-        index = faiss.IndexIDMap2(ivf)
+    sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False)] if n else None
+    index = new_faiss(n, dim, sample, exact_limit)
     if n:
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
     return index
