@@ -527,7 +527,10 @@ def diff(run_a: int = typer.Argument(..., help="earlier run id"), run_b: int = t
         "select c.id, c.text, a.label, a.score, b.label, b.score from claims c "
         "left join verdicts a on a.claim_id = c.id and a.run_id = ? left join verdicts b on b.claim_id = c.id "
         "and b.run_id = ? where a.id is not null or b.id is not null order by c.id", [run_a, run_b]))
-    changed = [r for r in rows if r[2] != r[4] or (r[3] is not None and r[5] is not None and abs(r[3] - r[5]) >= 0.2)]
+    from .recheck import SCORE_LINE
+
+    changed = [r for r in rows if r[2] != r[4] or (r[3] is not None and r[5] is not None
+                                                  and (r[3] >= SCORE_LINE) != (r[5] >= SCORE_LINE))]
     if as_json:
         keys = ["claim_id", "text", "label_a", "score_a", "label_b", "score_b"]
         typer.echo(json.dumps({"run_a": run_a, "run_b": run_b, "claims": len(rows),

@@ -24,7 +24,8 @@ from pathlib import Path
 from .corpus import Corpus
 from .errors import CorpusError
 
-SCORE_DELTA = 0.2  # a score move this large is drift even without a label change
+# Drift is a label change, or a score crossing this line: "sure" became "unsure" or back.
+SCORE_LINE = 0.5
 
 
 @dataclass
@@ -137,7 +138,9 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
     stale = [c for c in claim_ids if c not in previous or not _same_setup(previous[c]["manifest"], setup)]
     seen = {c: previous[c]["manifest"].get("max_official_sentence_id", 0) for c in previous}
     maybe = [c for c in claim_ids if c not in stale and seen[c] < max_id]
-    new_sentences = max_id - min(seen.values(), default=max_id) if previous else max_id
+    since = min(seen.values(), default=0) if len(previous) == len(claim_ids) else 0
+    new_sentences = corpus.count("sentences s join documents d on d.id = s.document_id",
+                                 "d.kind = 'official' and s.id > ?", [since])
     if not stale and not maybe:
         return _carry_all(corpus, claim_ids, previous, setup, new_sentences, t0)
 
@@ -167,7 +170,8 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
                     corpus.copy_verdict(previous[cid]["verdict_id"], run_id)
         for r in run:
             old = previous.get(r.claim_id)
-            changed = old is None or old["label"] != r.verdict.label or abs(old["score"] - r.verdict.score) >= SCORE_DELTA
+            changed = (old is None or old["label"] != r.verdict.label
+                       or (old["score"] >= SCORE_LINE) != (r.verdict.score >= SCORE_LINE))
             if not changed:
                 continue
             cut = old["manifest"].get("max_official_sentence_id", 0) if old else 0
