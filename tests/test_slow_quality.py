@@ -1,0 +1,93 @@
+"""Verdict quality with the real models: the seed leak report and written probes.
+
+The seed articles in ../shared/seeds are read from there (never copied into the repo):
+002 is the leak report; 000, 001, 003 and 004 carry the official statements.
+"""
+from pathlib import Path
+
+import pytest
+
+from verify.check import Checker
+from verify.corpus import Corpus
+from verify.ingest import ingest_paths
+from verify.nli import BUNDLED_NLI
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (BUNDLED_NLI / "config.json").exists(), reason="shipped NLI model missing")]
+
+SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+
+
+@pytest.fixture(scope="module")
+def real_embedder():
+    from verify.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory, real_embedder):
+    if not SEEDS.exists():
+        pytest.skip("../shared/seeds not present")
+    corpus = Corpus(tmp_path_factory.mktemp("quality") / "corpus.db")
+    official = [p for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("002")]
+    assert all(r.error is None for r in ingest_paths(corpus, "official", official))
+    [report] = ingest_paths(corpus, "report", [next(SEEDS.glob("002_*.txt"))])
+    checker = Checker(corpus, embedder=real_embedder, nli="auto")
+    return checker, checker.check_document(report.document_id)
+
+
+def verdict_for(run, fragment):
+    [r] = [r for r in run.results if fragment.lower() in r.text.lower()]
+    return r
+
+
+@pytest.mark.parametrize("fragment, evidence_words", [
+    ("Open Door Policy under Article 10", ["open"]),
+    ("right of other countries to choose or change their security arrangements", ["choose"]),
+    ("sovereignty, inviolability of borders, and territorial integrity", ["territorial"]),
+])
+def test_seed_claims_that_officials_made_are_consistent(seed_run, fragment, evidence_words):
+    _, run = seed_run
+    r = verdict_for(run, fragment)
+    assert r.verdict.label == "consistent", r.verdict.reason
+    best = r.evidence[r.verdict.decisive].sentence["text"].lower()
+    assert all(w in best for w in evidence_words), best
+
+
+@pytest.mark.parametrize("fragment", ["Black and Azov Seas", "Incidents at Sea Agreement", "Normandy Format"])
+def test_seed_details_no_official_gave_are_novel(seed_run, fragment):
+    _, run = seed_run
+    r = verdict_for(run, fragment)
+    assert r.verdict.label == "novel", r.verdict.reason
+    assert r.evidence, "a novel verdict shows its nearest misses"
+
+
+# Probes written for these tests: each contradicts an official sentence in the seeds.
+CONTRADICTIONS = [
+    ("The leaked reply states that the United States will not discuss military exercises with Russia.",
+     "exercises"),
+    ("According to the document, a new invasion of Ukraine would bring Russia only minor sanctions.",
+     "sanctions"),
+    ("The text says Washington agreed to limit the right of states to choose their alliances.", "alliances"),
+]
+SUPPORTED = [
+    ("The leaked U.S. reply offers measures to increase confidence regarding military exercises in Europe.",
+     "exercises"),
+]
+
+
+@pytest.mark.parametrize("claim, word", CONTRADICTIONS)
+def test_written_contradictions_are_contradictory(seed_run, claim, word):
+    checker, _ = seed_run
+    [r] = checker.check_text(claim).results
+    assert r.verdict.label == "contradictory", r.verdict.reason
+    assert word in r.evidence[r.verdict.decisive].sentence["text"].lower()
+
+
+@pytest.mark.parametrize("claim, word", SUPPORTED)
+def test_written_paraphrases_are_consistent(seed_run, claim, word):
+    checker, _ = seed_run
+    [r] = checker.check_text(claim).results
+    assert r.verdict.label == "consistent", r.verdict.reason
+    assert word in r.evidence[r.verdict.decisive].sentence["text"].lower()
