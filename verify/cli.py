@@ -28,6 +28,7 @@ NLI = typer.Option(None, "--nli-model", envvar="VERIFY_NLI_MODEL",
                    help="local NLI model directory, or 'none' for similarity only [default: the shipped model]")
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
 FORMAT = typer.Option("table", "--format", "-f", help="table, json, jsonl, csv or markdown")
+JSON = typer.Option(False, "--json", help="same as --format json")
 FAIL_ON = typer.Option(None, "--fail-on", help="exit 1 if any claim gets this label (contradictory, novel, consistent)")
 K = typer.Option(5, "--k", "-k", min=1, max=100, help="official sentences retrieved per claim")
 RETRIEVAL = typer.Option("hybrid", "--retrieval", help="hybrid (dense + lexical), dense or lexical")
@@ -151,12 +152,14 @@ def ingest(
 
     Example: verify ingest official briefings/ --publisher "U.S. Department of State"
     """
-    from .ingest import ingest_paths
+    from .ingest import expand_paths, ingest_paths
 
     corpus = _corpus(db)
-    results = ingest_paths(corpus, kind, paths, {"speaker": speaker, "date": date, "url": url, "title": title,
-                                                 "publisher": publisher},
-                           encoding=encoding, allow_any_language=any_language)
+    files = list(expand_paths(paths))
+    with _Progress("ingest", len(files), quiet) as advance:
+        results = ingest_paths(corpus, kind, files, {"speaker": speaker, "date": date, "url": url, "title": title,
+                                                     "publisher": publisher},
+                               encoding=encoding, allow_any_language=any_language, progress=advance)
     if not results:
         raise InputError("no supported files found (.txt .md .html .jsonl)")
     failed = 0
@@ -196,12 +199,13 @@ def check(
     publisher: Optional[str] = typer.Option(None, help="the report's publisher (for a file)"),
     fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
     retrieval: str = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
-    db: Optional[Path] = DB, quiet: bool = QUIET,
+    as_json: bool = JSON, db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
     """Check every claim in a leak report against the official corpus.
 
     Example: verify check leak.md --date 2022-02-02 --fail-on contradictory
     """
+    fmt = "json" if as_json else fmt
     _check_fmt(fmt)
     _check_fail_on(fail_on)
     corpus = _corpus(db)
@@ -237,12 +241,13 @@ def claim(
     text: str = typer.Argument(..., help="the claim to check, in quotes"),
     fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
     retrieval: str = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
-    db: Optional[Path] = DB, quiet: bool = QUIET,
+    as_json: bool = JSON, db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
     """Check a single claim typed on the command line.
 
     Example: verify claim "NATO offered to reopen its office in Moscow" --speaker Stoltenberg
     """
+    fmt = "json" if as_json else fmt
     _check_fmt(fmt)
     _check_fail_on(fail_on)
     from .claims import validate_claim_text
@@ -477,9 +482,10 @@ def recheck(
     nli_id = nli_model_id(nli_model)
     setup = {"embed_model": DEFAULT_EMBED_MODEL, "nli_model": nli_id, "k": k, "retrieval": retrieval,
              "scope": Scope().as_dict(), "thresholds": load_thresholds(corpus, nli_id).as_dict()}
-    with corpus_lock(corpus.path, wait):
+    total = len(claim_ids) if claim_ids is not None else corpus.count("claims")
+    with corpus_lock(corpus.path, wait), _Progress("recheck", total, quiet) as advance:
         result = run_recheck(corpus, lambda: _checker(corpus, nli_model, k, quiet, retrieval), claim_ids,
-                             setup=setup)
+                             setup=setup, progress=advance)
     typer.echo(_render_drift(result, fmt))
     if fail_on:
         hit = any(d.new_label == fail_on for d in result.drift)

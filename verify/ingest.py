@@ -319,8 +319,12 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
 
 
 def ingest_paths(corpus: Corpus, kind: str, paths: Iterable[str | os.PathLike], meta: dict | None = None,
-                 *, encoding: str | None = None, allow_any_language: bool = False) -> list[IngestResult]:
+                 *, encoding: str | None = None, allow_any_language: bool = False,
+                 progress=None) -> list[IngestResult]:
     """Ingest files and directories. A bad file is reported in its result; others go on.
+
+    Args:
+        progress: called with 1 after each file.
 
     Returns:
         One result per document (or per failed file), in order.
@@ -329,6 +333,8 @@ def ingest_paths(corpus: Corpus, kind: str, paths: Iterable[str | os.PathLike], 
         raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     results = []
     for path in expand_paths(paths):
+        if progress:
+            progress(1)
         try:
             docs = read_file(path, kind, meta or {}, encoding=encoding, allow_any_language=allow_any_language)
         except InputError as e:

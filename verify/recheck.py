@@ -168,6 +168,8 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
             for cid in claim_ids:
                 if cid not in affected:
                     corpus.copy_verdict(previous[cid]["verdict_id"], run_id)
+        if progress:
+            progress(len(claim_ids) - len(affected))
         for r in run:
             old = previous.get(r.claim_id)
             changed = (old is None or old["label"] != r.verdict.label
