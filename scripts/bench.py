@@ -34,7 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
+
+from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 
 
 def rss_mb() -> int:
@@ -42,15 +43,7 @@ def rss_mb() -> int:
 
 
 def real_sentences(n: int, seed: int = 5) -> list[str]:
-    seen = set()
-    with open(SHARED / "nli/train_mix.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            for s in (row["premise"], row["hypothesis"]):
-                s = " ".join(s.split())
-                if 6 <= len(s.split()) <= 50:
-                    seen.add(s)
-    out = sorted(seen)
+    out = nli_sentences(6, 50)
     random.Random(seed).shuffle(out)
     return out[:n]
 
@@ -112,15 +105,8 @@ def bench_check(n_official: int, n_claims: int, k: int) -> dict:
         run = checker.check_documents(reports)
         ours = time.perf_counter() - t
         pairs = [(e.sentence["text"], r.proposition) for r in run.results for e in r.evidence]
-        torch, tok, net = nli.torch, nli.tokenizer, nli.model
-        order = sorted(pairs, key=lambda ph: len(ph[0]) + len(ph[1]))
         t = time.perf_counter()
-        with torch.inference_mode():
-            for s in range(0, len(order), nli.batch_size):
-                b = order[s:s + nli.batch_size]
-                enc = tok([p for p, _ in b], [h for _, h in b], padding=True, truncation=True,
-                          max_length=nli.max_length, return_tensors="pt")
-                torch.softmax(net(**enc).logits, dim=-1)
+        raw_nli_forward(nli, pairs, nli.batch_size)
         raw = time.perf_counter() - t
     n = len(run.results)
     return {"official_sentences": n_official, "claims": n, "k": k, "pairs": len(pairs),

@@ -22,18 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 from verify.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
 
 
-def sample_pairs(path: Path, n: int, seed: int = 7) -> list[tuple[str, str]]:
-    sents = set()
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            for s in (row["premise"], row["hypothesis"]):
-                if 20 <= len(s.split()) <= 30:
-                    sents.add(s)
-    sents = sorted(sents)
+def sample_pairs(n: int, seed: int = 7) -> list[tuple[str, str]]:
+    """Random pairs of ~25-word sentences (20-30 words each)."""
+    sents = nli_sentences(20, 30)
     rng = random.Random(seed)
     return [(rng.choice(sents), rng.choice(sents)) for _ in range(n)]
 
@@ -41,7 +36,6 @@ def sample_pairs(path: Path, n: int, seed: int = 7) -> list[tuple[str, str]]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=BUNDLED_NLI)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/nli/train_mix.jsonl")
     ap.add_argument("--pairs", type=int, default=1024)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
@@ -49,18 +43,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     model = TransformersNLI(args.model, batch_size=args.batch_size)
-    torch, tok, net = model.torch, model.tokenizer, model.model
-    pairs = sample_pairs(args.data, args.pairs)
+    torch = model.torch
+    pairs = sample_pairs(args.pairs)
     words = statistics.mean(len(p.split()) + len(h.split()) for p, h in pairs) / 2
 
     def raw():
-        order = sorted(pairs, key=lambda ph: len(ph[0]) + len(ph[1]))
-        with torch.inference_mode():
-            for s in range(0, len(order), args.batch_size):
-                b = order[s:s + args.batch_size]
-                enc = tok([p for p, _ in b], [h for _, h in b], padding=True, truncation=True,
-                          max_length=model.max_length, return_tensors="pt")
-                torch.softmax(net(**enc).logits, dim=-1)
+        raw_nli_forward(model, pairs, args.batch_size)
 
     def wrapped():
         model.score_pairs(pairs)

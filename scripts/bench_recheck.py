@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 
+from benchlib import nli_sentences  # noqa: E402
 from verify.check import Checker  # noqa: E402
 from verify.corpus import Corpus  # noqa: E402
 from verify.ingest import build_document  # noqa: E402
@@ -35,14 +36,7 @@ from verify.recheck import recheck  # noqa: E402
 
 
 def sentences(seed: int) -> tuple[list[str], list[str]]:
-    pool = set()
-    with open(SHARED / "nli/train_mix.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            for s in (row["premise"], row["hypothesis"]):
-                s = " ".join(s.split())
-                if 6 <= len(s.split()) <= 60:
-                    pool.add(s)
+    pool = set(nli_sentences(6, 60))
     claims = set()
     for name in ("climate_fever_dev", "vitaminc_dev", "mnli_dev"):
         with open(SHARED / f"eval/{name}.jsonl", encoding="utf-8") as f:

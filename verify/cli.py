@@ -463,7 +463,6 @@ def recheck(
     from .nli import nli_model_id
     from .recheck import corpus_lock, recheck as run_recheck
     from .retrieve import Scope
-    from .verdict import LABELS
 
     if fmt not in ("table", "json", "markdown"):
         raise InputError(f"unknown format {fmt!r}; use table, json or markdown")

@@ -42,7 +42,7 @@ def numbers(text: str) -> dict[float, str]:
     out: dict[float, str] = {}
     text = _DATE.sub(lambda m: " " * len(m.group(0)), text)  # "January 26" is a date, not a count
     for m in _NUM.finditer(text):
-        raw, scale, unit = m.group(1), m.group(2), m.group(3)
+        raw, scale = m.group(1), m.group(2)
         value = float(raw.replace(",", ""))
         if not scale and "," not in raw and 1900 <= value <= 2100 and "." not in raw:
             continue
