@@ -6,99 +6,21 @@ and ``verify.nli.NLIModel``).
 """
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import re
 import socket
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 SEEDS = Path("/work/shared/seeds")
 EVAL_DIR = Path("/work/shared/eval")
 REPO = Path(__file__).resolve().parents[1]
 
-_WORD = re.compile(r"[a-z0-9']+")
-NEGATIONS = frozenset({"not", "no", "never", "without", "n't"})
-STOPWORDS = frozenset({
-    "the", "a", "an", "of", "to", "in", "on", "and", "or", "is", "are", "was", "were", "be", "that",
-    "this", "it", "its", "for", "with", "as", "by", "at", "from", "will", "has", "have", "had", "said",
-    "says", "would", "which", "their", "they", "its", "s",
-})
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("n't", " not"))
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in words(text) if w not in STOPWORDS and w not in NEGATIONS}
-
-
-def _bucket(word: str, dim: int) -> int:
-    return int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little") % dim
-
-
-class FakeEmbedder:
-    """Hashed bag of lowercase words, L2-normalised: sentences sharing words are similar."""
-
-    model_id = "fake-embed"
-    dim = 64
-
-    def __init__(self):
-        self.calls = 0
-        self.texts_encoded = 0
-        self.seen: list[str] = []
-
-    def encode(self, texts):
-        texts = list(texts)
-        self.calls += 1
-        self.texts_encoded += len(texts)
-        self.seen.extend(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for w in words(text):
-                out[i, _bucket(w, self.dim)] += 1.0
-            norm = float(np.linalg.norm(out[i]))
-            if norm == 0.0:
-                out[i, 0] = 1.0  # a fixed unit vector for text without words
-            else:
-                out[i] /= norm
-        return out
-
-
-class FakeNLI:
-    """Word-overlap NLI: shared content words entail, unless exactly one side is negated."""
-
-    model_id = "fake-nli"
-
-    def __init__(self, overlap: float = 0.6):
-        self.overlap = overlap
-        self.calls = 0
-        self.pairs_scored = 0
-        self.seen: list[tuple[str, str]] = []
-
-    @staticmethod
-    def negated(text: str) -> bool:
-        return any(w in NEGATIONS for w in words(text))
-
-    def score(self, pairs):
-        pairs = list(pairs)
-        self.calls += 1
-        self.pairs_scored += len(pairs)
-        self.seen.extend(pairs)
-        out = []
-        for premise, hypothesis in pairs:
-            p, h = content_words(premise), content_words(hypothesis)
-            shared = len(p & h) / max(1, len(h))
-            if shared >= self.overlap and self.negated(premise) != self.negated(hypothesis):
-                out.append((0.05, 0.05, 0.9))
-            elif shared >= self.overlap:
-                out.append((0.9, 0.05, 0.05))
-            else:
-                out.append((0.05, 0.9, 0.05))
-        return out
+# The fakes live in tests/fakes.py so that subprocess workers (tests/worker.py) can use them too.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fakes import NEGATIONS, STOPWORDS, FakeEmbedder, FakeNLI, content_words, words  # noqa: E402,F401
 
 
 # --- a tiny hand-written corpus ---------------------------------------------------------

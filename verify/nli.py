@@ -107,7 +107,10 @@ class TransformersNLI:
         for premise, hypothesis in pairs:
             if not premise.strip() or not hypothesis.strip():
                 raise InputError("NLI needs non-empty premise and hypothesis")
-        lengths = [len(self.tokenizer(p, h, truncation=False)["input_ids"]) for p, h in pairs]
+        if not pairs:
+            return []
+        lengths = [len(ids) for ids in self.tokenizer([p for p, _ in pairs], [h for _, h in pairs],
+                                                      truncation=False)["input_ids"]]
         order = sorted(range(len(pairs)), key=lambda i: lengths[i])
         out: list[PairScore | None] = [None] * len(pairs)
         with self.torch.inference_mode():
