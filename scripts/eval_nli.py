@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from verify.evaluate import evaluate_nli, read_nli_pairs  # noqa: E402
 from verify.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
@@ -29,6 +30,21 @@ STANDARD = {  # name: (path, metric, target)
     "vitaminc_dev": (SHARED / "eval/vitaminc_dev.jsonl", "accuracy", 0.65),
     "breaking_nli": (SHARED / "nli/breaking_nli_eval.jsonl", "contradiction_recall", 0.70),
 }
+
+
+def validation_split(model_dir: Path):
+    """The exact held-out split the model was trained without, rebuilt from its seed and size."""
+    record = Path(model_dir) / "training.json"
+    if not record.exists():
+        return None
+    import json as _json
+
+    from train_nli import read_pairs, stratified_split
+
+    info = _json.loads(record.read_text())
+    pairs = read_pairs(SHARED / "nli/train_mix.jsonl")
+    _, val = stratified_split(pairs, info["val_pairs"], info["seed"])
+    return [(p["premise"], p["hypothesis"], p["label"]) for p in val]
 
 
 def main(argv=None) -> int:
@@ -49,10 +65,17 @@ def main(argv=None) -> int:
             jobs["validation"] = (args.validation, "accuracy", 0.80)
     report, ok = {}, True
     for name, (path, metric, target) in jobs.items():
-        if not Path(path).exists():
+        if name == "validation" and not Path(path).exists():
+            pairs = validation_split(args.model)
+            path = f"{SHARED / 'nli/train_mix.jsonl'} (held-out split regenerated from training.json)"
+        elif not Path(path).exists():
             print(f"skip {name}: {path} not found", file=sys.stderr)
             continue
-        pairs = read_nli_pairs(path)
+        else:
+            pairs = read_nli_pairs(path)
+        if pairs is None:
+            print(f"skip {name}: no training record to regenerate the split from", file=sys.stderr)
+            continue
         if args.limit:
             pairs = pairs[:args.limit]
         r = evaluate_nli(model, pairs)
