@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The fakes live in tests/fakes.py so that subprocess workers (tests/worker.py) can use them too.
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fakes import NEGATIONS, STOPWORDS, FakeEmbedder, FakeNLI, content_words, words  # noqa: E402,F401
+from fakes import NEGATIONS, STOPWORDS, FakeEmbedder, FakeNLI, content_words, words  # noqa: F401
 
 
 # --- a tiny hand-written corpus ---------------------------------------------------------

@@ -28,7 +28,7 @@ NEGATIONS = frozenset({"not", "no", "never", "without", "n't"})
 STOPWORDS = frozenset({
     "the", "a", "an", "of", "to", "in", "on", "and", "or", "is", "are", "was", "were", "be", "that",
     "this", "it", "its", "for", "with", "as", "by", "at", "from", "will", "has", "have", "had", "said",
-    "says", "would", "which", "their", "they", "its", "s",
+    "says", "would", "which", "their", "they", "s",
 })
 
 
