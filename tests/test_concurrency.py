@@ -227,11 +227,6 @@ def test_in_memory_corpus_needs_no_lock():
 
 # --- opening a new database from two processes at once -----------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify/corpus.py Corpus.migrate reads schema_version() once, before the per-migration "
-    "transactions; a second process that opened the same new corpus.db at the same moment "
-    "re-applies migrations the first has committed and fails with sqlite3.OperationalError "
-    "'table \"documents\" already exists'"))
 def test_two_processes_creating_the_same_corpus_at_once(tmp_path, monkeypatch):
     """The race, made deterministic: the other process migrates between our version read and
     our first migration transaction."""
@@ -256,11 +251,6 @@ def test_two_processes_creating_the_same_corpus_at_once(tmp_path, monkeypatch):
 
 # --- official statements arriving while a check is running ---------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "verify/retrieve.py lexical_search reads sentences_fts live, so it can return an official "
-    "sentence committed by another process after this process loaded its FAISS index; "
-    "retrieve() then calls VectorIndex.similarities() -> IndexIDMap2.reconstruct() for an id the "
-    "index lacks, and faiss raises RuntimeError 'key N not found': the check (or recheck) fails"))
 def test_official_statement_ingested_during_a_check_does_not_crash_it(tmp_path):
     """Two connections to one file, as two processes would have: the checker's index is loaded,
     then another connection commits a new official statement, then the checker retrieves."""
@@ -281,11 +271,6 @@ def test_official_statement_ingested_during_a_check_does_not_crash_it(tmp_path):
     assert run.results and corpus.run(run.run_id)["status"] == "ok"
 
 
-@pytest.mark.xfail(strict=True, raises=CorpusError, reason=(
-    "verify/corpus.py Corpus.__init__: 'PRAGMA journal_mode = WAL' on a file not yet in WAL mode "
-    "needs an exclusive lock, and SQLite returns SQLITE_BUSY at once (busy_timeout does not apply) "
-    "while another connection is writing; the open then fails with 'not a usable SQLite database "
-    "(database is locked)' instead of waiting, e.g. when two processes create a corpus at once"))
 def test_opening_a_corpus_another_connection_is_writing_waits_for_it(tmp_path):
     path = tmp_path / "corpus.db"
     writer = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)

@@ -206,11 +206,6 @@ def test_index_newer_than_a_restored_database_is_rebuilt(tmp_path, indexed):
     _index_is_complete(indexed)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify/index.py VectorIndex._load trusts an index whose header agrees with the database only "
-    "on the count of official sentences up to max_id; a different corpus.db with the same number "
-    "of official sentences (a new corpus in the same directory, another backup) gets the old "
-    "vectors, so retrieval returns the wrong sentences"))
 def test_index_of_a_different_corpus_with_the_same_sentence_count_is_not_trusted(tmp_path):
     from fakes import FakeEmbedder
 
@@ -413,9 +408,6 @@ def test_interrupt_during_check_marks_the_run_failed(tmp_path, checked_base):
     assert ck.db_problems(db, documents=False) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify/cli.py main(): the 'except KeyboardInterrupt' branch never runs, because Typer turns "
-    "Ctrl-C inside a command into a silent Exit(130); the user gets no message"))
 def test_interrupt_during_check_says_so(tmp_path, checked_base):
     _, returncode, err = _interrupt_check(tmp_path, checked_base)
     assert returncode == 130

@@ -77,10 +77,6 @@ def test_segment_is_exact_on_raw_text_too(raw):
     assert_exact(raw, segment(raw, default_speaker="Someone"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify/ingest.py normalise_text applies NFC before removing U+200B, so a zero-width space "
-    "between a letter and a combining mark leaves decomposed (non-NFC) text; the same visible "
-    "text then gets two different sha256 values and is not deduplicated"))
 def test_normalised_text_is_nfc_and_normalising_twice_changes_nothing():
     once = normalise_text("Cafe\u200b\u0301 talks resumed.")
     assert unicodedata.is_normalized("NFC", once)

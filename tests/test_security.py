@@ -354,10 +354,6 @@ MARKDOWN_HOSTILE = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify/render.py _md and verify/export.py export(..., 'markdown') escape only '|' and newlines: "
-    "HTML and image syntax from a leaked document pass into the Markdown verbatim, so a renderer "
-    "that allows inline HTML runs it, and any renderer fetches the remote image when the table is viewed"))
 def test_markdown_output_carries_no_live_markup(corpus):
     corpus.add_document(make_document("official", OFFICIAL_TEXT))
     report = corpus.add_document(make_document("report", MARKDOWN_HOSTILE)).document_id

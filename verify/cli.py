@@ -617,6 +617,10 @@ def main() -> None:
     except KeyboardInterrupt:
         _err("interrupted; nothing half-written was kept")
         sys.exit(130)
+    except SystemExit as e:  # typer turns Ctrl-C into a silent exit 130
+        if e.code == 130:
+            _err("interrupted; nothing half-written was kept")
+        raise
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:  # a bug: still one line, and the details on request

@@ -203,12 +203,32 @@ class Corpus:
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA foreign_keys = ON")
             if self.path is not None:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                self._enable_wal()
                 self.db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e):
+                raise CorpusError(f"{path}: database is locked by another process; try again") from None
+            raise CorpusError(f"{path}: not a usable SQLite database ({e})") from None
         except sqlite3.DatabaseError as e:
             raise CorpusError(f"{path}: not a usable SQLite database ({e})") from None
         if migrate:
             self.migrate()
+
+    def _enable_wal(self, wait: float = 30.0) -> None:
+        """Switch to WAL once; the switch ignores busy_timeout, so retry while another writes."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while True:
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @property
     def embeddings_dir(self) -> Path:
@@ -237,6 +257,9 @@ class Corpus:
             if number <= version:
                 continue
             with self.transaction():
+                # Another process may have applied it while we waited for the write lock.
+                if self.schema_version() >= number:
+                    continue
                 self.db["_migrations"].create({"id": int, "name": str, "applied_at": str},
                                               pk="id", if_not_exists=True)
                 fn(self.db)

@@ -92,8 +92,9 @@ def export(corpus: Corpus, fmt: str, document_id: int | None = None) -> str:
         return buf.getvalue().rstrip("\n")
     if fmt == "markdown":
         lines = ["| claim | label | score | reason | review |", "|---|---|---|---|---|"]
+        from .render import md_cell as cell
+
         for r in rows:
-            cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
             lines.append(f"| {r['claim_id']}: {cell(r['text'])} | {r['label']} | {r['score']:.2f} | "
                          f"{cell(r['reason'])} | {cell((r['review'] or {}).get('label', ''))} |")
         return "\n".join(lines)

@@ -116,6 +116,8 @@ class VectorIndex:
                                      f"{OFFICIAL} and s.id <= ?", [meta.get("max_id", 0)])
         if expected != meta.get("count"):
             return "database changed under the index"
+        if meta.get("documents") != self._documents_digest(meta.get("max_id", 0)):
+            return "index built from other documents"
         try:
             index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         except RuntimeError:
@@ -124,6 +126,15 @@ class VectorIndex:
             return "index contents disagree with header"
         self.index, self.max_id = index, meta["max_id"]
         return ""
+
+    def _documents_digest(self, max_id: int) -> str:
+        """Hash of the official documents the index covers: another corpus never matches."""
+        h = hashlib.sha256()
+        for (sha,) in self.corpus.db.execute(
+                "select sha256 from documents where kind = 'official' and id <= "
+                "coalesce((select document_id from sentences where id = ?), 0) order by id", [max_id]):
+            h.update(sha.encode())
+        return h.hexdigest()[:16]
 
     def _rebuild(self, progress=None) -> IndexStatus:
         existed = self.path.exists()
@@ -167,6 +178,7 @@ class VectorIndex:
         atomic_write_bytes(self.path, data)
         meta = {"model_id": self.embedder.model_id, "dim": self.embedder.dim, "count": int(self.index.ntotal),
                 "max_id": int(self.max_id), "sha256": hashlib.sha256(data).hexdigest(),
+                "documents": self._documents_digest(int(self.max_id)),
                 "kind": f"IndexIDMap2({index_kind(self.index)})"}
         atomic_write_bytes(self.meta_path, json.dumps(meta, indent=2).encode())
 

@@ -100,7 +100,7 @@ def normalise_text(text: str) -> str:
     text = text.replace("\xa0", " ").replace("\u200b", "").replace("\t", " ")
     lines = [re.sub(r" {2,}", " ", line).strip() for line in text.split("\n")]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return text.strip()
+    return unicodedata.normalize("NFC", text.strip())  # again: removing characters can un-compose
 
 
 _MD_RULES = [

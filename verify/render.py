@@ -43,7 +43,7 @@ def render_run(run, fmt: str, *, color: bool = True) -> str:
                  "| # | label | score | claim | reason |", "|---|---|---|---|---|"]
         for r in run.results:
             lines.append(f"| {r.claim_id} | {r.verdict.label}{' (conflicting)' if r.verdict.conflicting else ''} "
-                         f"| {r.verdict.score:.2f} | {_md(r.text)} | {_md(r.verdict.reason)} |")
+                         f"| {r.verdict.score:.2f} | {md_cell(r.text)} | {md_cell(r.verdict.reason)} |")
         return "\n".join(lines)
     return _table(run, color)
 
@@ -63,8 +63,12 @@ def _best(r) -> dict:
     return {}
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def md_cell(text: str) -> str:
+    """Source text as inert Markdown: no tables broken, no HTML, links or images rendered."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for ch in "|[]!`*_":
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ")
 
 
 def _table(run, color: bool) -> str:

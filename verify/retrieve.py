@@ -106,7 +106,9 @@ def retrieve(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, k: in
         if mode == "dense":
             ids = [sid for sid, _ in dense_hits[:k]]
         else:
-            lex = lexical_search(corpus, text, depth, scope)
+            # Sentences committed after the index was loaded are not in it yet: skip them
+            # here, the next run's index update picks them up.
+            lex = [s for s in lexical_search(corpus, text, depth, scope) if s <= index.max_id]
             ids = lex[:k] if mode == "lexical" else fuse([[s for s, _ in dense_hits], lex], k)
         missing = [sid for sid in ids if sid not in sims]
         if missing:  # lexical-only hits still report their cosine similarity
