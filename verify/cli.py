@@ -375,7 +375,7 @@ def runs(db: Optional[Path] = DB, limit: int = typer.Option(20, help="how many, 
          as_json: bool = typer.Option(False, "--json")):
     """List check runs, newest first."""
     corpus = _corpus(db)
-    rows = list(corpus.db.execute(
+    rows = list(corpus.conn.execute(
         "select r.id, r.started_at, r.status, r.nli_model, r.corpus_fingerprint, count(v.id), "
         "sum(v.label = 'consistent'), sum(v.label = 'novel'), sum(v.label = 'contradictory') "
         "from runs r left join verdicts v on v.run_id = r.id group by r.id order by r.id desc limit ?", [limit]))

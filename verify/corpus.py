@@ -13,10 +13,12 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .errors import CorpusError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 from .util import text_hash
 
 DEFAULT_DB = "corpus.db"
@@ -195,16 +197,16 @@ class Corpus:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # Autocommit mode: the only transactions are the explicit ones in transaction().
-            conn = sqlite3.connect(str(path) if self.path else ":memory:", timeout=30,
-                                   isolation_level=None)
-            self.db = sqlite_utils.Database(conn)
+            self.conn = sqlite3.connect(str(path) if self.path else ":memory:", timeout=30,
+                                        isolation_level=None)
+            self._db = None
             # Readers must never block the nightly writer and vice versa; a second writer
             # waits up to 30 s for the lock instead of failing at once.
-            self.db.execute("PRAGMA busy_timeout = 30000")
-            self.db.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            self.conn.execute("PRAGMA foreign_keys = ON")
             if self.path is not None:
                 self._enable_wal()
-                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.OperationalError as e:
             if "locked" in str(e):
                 raise CorpusError(f"{path}: database is locked by another process; try again") from None
@@ -214,16 +216,26 @@ class Corpus:
         if migrate:
             self.migrate()
 
+    @property
+    def db(self):
+        """The sqlite-utils view of the connection, made on first use: importing sqlite-utils
+        costs ~0.15 s (it imports numpy), which commands that only read should not pay."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
+
     def _enable_wal(self, wait: float = 30.0) -> None:
         """Switch to WAL once; the switch ignores busy_timeout, so retry while another writes."""
         import time
 
         deadline = time.monotonic() + wait
         while True:
-            if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
                 return
             try:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA journal_mode = WAL")
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) or time.monotonic() > deadline:
@@ -238,9 +250,9 @@ class Corpus:
 
     # --- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
-        if not self.db["_migrations"].exists():
+        if not self.conn.execute("select 1 from sqlite_master where type = 'table' and name = '_migrations'").fetchone():
             return 0
-        return self.db.execute("select count(*) from _migrations").fetchone()[0]
+        return self.conn.execute("select count(*) from _migrations").fetchone()[0]
 
     def migrate(self) -> list[str]:
         """Apply pending migrations, each in its own transaction. Returns their names."""
@@ -269,7 +281,7 @@ class Corpus:
 
     def transaction(self):
         """A context manager: everything inside commits together or not at all."""
-        return _Transaction(self.db.conn)
+        return _Transaction(self.conn)
 
     # --- documents and sentences --------------------------------------------------------
     def find_document(self, sha256: str) -> dict | None:
@@ -294,10 +306,16 @@ class Corpus:
         return AddResult(doc_id, True, len(doc.sentences))
 
     def document(self, doc_id: int) -> dict:
-        try:
-            return self.db["documents"].get(doc_id)
-        except sqlite_utils.db.NotFoundError:
-            raise CorpusError(f"no document with id {doc_id}") from None
+        row = self.row("documents", doc_id)
+        if row is None:
+            raise CorpusError(f"no document with id {doc_id}")
+        return row
+
+    def row(self, table: str, pk: int) -> dict | None:
+        """One row by primary key, as a dict (None if absent)."""
+        cur = self.conn.execute(f"select * from [{table}] where id = ?", [pk])
+        found = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], found)) if found else None
 
     def sentences(self, where: str | None = None, params: Iterable = (), *, with_document=False) -> Iterator[dict]:
         sql = ("select s.*, d.kind, d.title, d.url, d.published, d.publisher from sentences s "
@@ -389,10 +407,10 @@ class Corpus:
                                          "proposition": proposition or text, "created_at": now()}).last_pk
 
     def claim(self, claim_id: int) -> dict:
-        try:
-            return self.db["claims"].get(claim_id)
-        except sqlite_utils.db.NotFoundError:
-            raise CorpusError(f"no claim with id {claim_id}") from None
+        row = self.row("claims", claim_id)
+        if row is None:
+            raise CorpusError(f"no claim with id {claim_id}")
+        return row
 
     def start_run(self, manifest: dict) -> int:
         with self.transaction():
@@ -422,10 +440,10 @@ class Corpus:
         return vid
 
     def run(self, run_id: int) -> dict:
-        try:
-            return self.db["runs"].get(run_id)
-        except sqlite_utils.db.NotFoundError:
-            raise CorpusError(f"no run with id {run_id}") from None
+        row = self.row("runs", run_id)
+        if row is None:
+            raise CorpusError(f"no run with id {run_id}")
+        return row
 
     def latest_verdict(self, claim_id: int) -> dict | None:
         row = self.db.execute(
@@ -476,7 +494,7 @@ class Corpus:
                 "record": json.dumps(record)}).last_pk
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()
 
 
 class _Transaction:
