@@ -70,31 +70,23 @@ def test_seed_details_no_official_gave_are_novel(seed_run, fragment):
     assert r.evidence, "a novel verdict shows its nearest misses"
 
 
-# Probes written for these tests: each contradicts an official sentence in the seeds.
-CONTRADICTIONS = [
+# Probes written for these tests, each about an official sentence in the seeds:
+# (claim, expected label, a word the decisive evidence must contain).
+PROBES = [
     ("The leaked reply states that the United States will not discuss military exercises with Russia.",
-     "exercises"),
+     "contradictory", "exercises"),
     ("According to the document, a new invasion of Ukraine would bring Russia only minor sanctions.",
-     "sanctions"),
-    ("The text says Washington agreed to limit the right of states to choose their alliances.", "alliances"),
-]
-SUPPORTED = [
+     "contradictory", "sanctions"),
+    ("The text says Washington agreed to limit the right of states to choose their alliances.",
+     "contradictory", "alliances"),
     ("The leaked U.S. reply offers measures to increase confidence regarding military exercises in Europe.",
-     "exercises"),
+     "consistent", "exercises"),
 ]
 
 
-@pytest.mark.parametrize("claim, word", CONTRADICTIONS)
-def test_written_contradictions_are_contradictory(seed_run, claim, word):
+@pytest.mark.parametrize("claim, label, word", PROBES)
+def test_written_probes_get_the_right_label_and_evidence(seed_run, claim, label, word):
     checker, _ = seed_run
     [r] = checker.check_text(claim).results
-    assert r.verdict.label == "contradictory", r.verdict.reason
-    assert word in r.evidence[r.verdict.decisive].sentence["text"].lower()
-
-
-@pytest.mark.parametrize("claim, word", SUPPORTED)
-def test_written_paraphrases_are_consistent(seed_run, claim, word):
-    checker, _ = seed_run
-    [r] = checker.check_text(claim).results
-    assert r.verdict.label == "consistent", r.verdict.reason
+    assert r.verdict.label == label, r.verdict.reason
     assert word in r.evidence[r.verdict.decisive].sentence["text"].lower()
