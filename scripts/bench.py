@@ -39,6 +39,13 @@ from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 
 
 def rss_mb() -> int:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not inherited over exec)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -145,7 +152,9 @@ def bench_scale_one(n: int, queries: int = 200) -> dict:
     for start, x in synthetic_chunks(n):
         index.add_with_ids(x, np.arange(start, start + len(x), dtype=np.int64))
     build = time.perf_counter() - t
-    size = len(faiss.serialize_index(index))
+    with tempfile.NamedTemporaryFile(suffix=".faiss") as f:  # on disk: no second copy in memory
+        faiss.write_index(index, f.name)
+        size = os.path.getsize(f.name)
     lat = []
     found = []
     for i in range(queries):
