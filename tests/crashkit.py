@@ -174,21 +174,13 @@ def copy_db(src: Path, dst: Path) -> Path:
 
 
 def official_sentence_count(db: Path) -> int:
-    conn = connect(db)
-    try:
-        return conn.execute("select count(*) from sentences s join documents d on d.id = s.document_id "
-                            "where d.kind = 'official'").fetchone()[0]
-    finally:
-        conn.close()
+    return scalar(db, "select count(*) from sentences s join documents d on d.id = s.document_id "
+                      "where d.kind = 'official'")
 
 
 def distinct_official_texts(db: Path) -> int:
-    conn = connect(db)
-    try:
-        return conn.execute("select count(distinct s.text_hash) from sentences s join documents d "
-                            "on d.id = s.document_id where d.kind = 'official'").fetchone()[0]
-    finally:
-        conn.close()
+    return scalar(db, "select count(distinct s.text_hash) from sentences s join documents d "
+                      "on d.id = s.document_id where d.kind = 'official'")
 
 
 def scalar(db: Path, sql: str, params=()):

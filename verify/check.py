@@ -157,8 +157,7 @@ class Checker:
             "thresholds": self.thresholds.as_dict(),
             "corpus_fingerprint": self.corpus.fingerprint(),
             "max_official_sentence_id": self.corpus.max_official_sentence_id(),
-            "official_sentences": self.corpus.count(
-                "sentences s join documents d on d.id = s.document_id", "d.kind = 'official'"),
+            "official_sentences": self.corpus.official_sentence_count(),
         }
 
     # --- entry points ----------------------------------------------------------------------

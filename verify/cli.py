@@ -110,7 +110,7 @@ def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_o
     if checker.nli is None:
         _note("note: no NLI model; checking by similarity only (never says contradictory)", quiet)
     index = VectorIndex(corpus, checker.embedder)
-    pending = corpus.count("sentences s join documents d on d.id = s.document_id", "d.kind = 'official'")
+    pending = corpus.official_sentence_count()
     with _Progress("index", pending, quiet) as advance:
         status = index.ensure(progress=advance)
     if status.action != "loaded":
@@ -184,7 +184,7 @@ def index(db: Optional[Path] = DB, quiet: bool = QUIET):
 
     corpus = _corpus(db)
     idx = VectorIndex(corpus, SentenceTransformerEmbedder())
-    total = corpus.count("sentences s join documents d on d.id = s.document_id", "d.kind = 'official'")
+    total = corpus.official_sentence_count()
     with _Progress("index", total, quiet) as advance:
         status = idx.ensure(progress=advance)
     typer.echo(f"index {status.action}: {status.count} official sentences, {status.added} added"

@@ -373,12 +373,15 @@ class Corpus:
 
     def cached_nli(self, model_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
         out = {}
-        for p, h in set(keys):
-            row = self.db.execute(
-                "select entail, neutral, contradict, truncated from nli_scores "
-                "where model_id = ? and premise_hash = ? and hypothesis_hash = ?", [model_id, p, h]).fetchone()
-            if row:
-                out[(p, h)] = row
+        unique = list(set(keys))
+        for start in range(0, len(unique), 400):  # 2 parameters a pair, under SQLite's limit
+            chunk = unique[start:start + 400]
+            values = ",".join("(?, ?)" for _ in chunk)
+            for p, h, *scores in self.conn.execute(
+                    "select premise_hash, hypothesis_hash, entail, neutral, contradict, truncated from nli_scores "
+                    f"where model_id = ? and (premise_hash, hypothesis_hash) in (values {values})",
+                    [model_id, *(x for pair in chunk for x in pair)]):
+                out[(p, h)] = tuple(scores)
         return out
 
     def store_nli(self, model_id: str, rows: Iterable[tuple[str, str, float, float, float, int]]) -> None:
@@ -458,6 +461,11 @@ class Corpus:
         cur = self.db.execute("select * from evidence where verdict_id = ? order by rank", [verdict_id])
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur]
+
+    def official_sentence_count(self, where: str = "", params: Iterable = ()) -> int:
+        """Official sentences, optionally narrowed by ``where`` (on ``s`` sentences, ``d`` documents)."""
+        extra = f" and {where}" if where else ""
+        return self.count("sentences s join documents d on d.id = s.document_id", f"d.kind = 'official'{extra}", params)
 
     def max_official_sentence_id(self) -> int:
         row = self.db.execute("select max(s.id) from sentences s join documents d on d.id = s.document_id "

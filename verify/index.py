@@ -115,8 +115,7 @@ class VectorIndex:
             return "index file damaged (checksum mismatch)"
         if meta.get("model_id") != self.embedder.model_id or meta.get("dim") != self.embedder.dim:
             return "index built with another model"
-        expected = self.corpus.count("sentences s join documents d on d.id = s.document_id",
-                                     f"{OFFICIAL} and s.id <= ?", [meta.get("max_id", 0)])
+        expected = self.corpus.official_sentence_count("s.id <= ?", [meta.get("max_id", 0)])
         if expected != meta.get("count"):
             return "database changed under the index"
         if meta.get("documents") != self._documents_digest(meta.get("max_id", 0)):
@@ -141,7 +140,7 @@ class VectorIndex:
 
     def _rebuild(self, progress=None) -> IndexStatus:
         existed = self.path.exists()
-        n = self.corpus.count("sentences s join documents d on d.id = s.document_id", OFFICIAL)
+        n = self.corpus.official_sentence_count()
         if n < EXACT_LIMIT:
             self.index, self.max_id = build_faiss(np.zeros((0, self.embedder.dim), np.float32),
                                                   np.zeros(0, np.int64), self.embedder.dim), 0

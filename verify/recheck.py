@@ -104,10 +104,16 @@ def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:
         "select v.claim_id, v.id, v.label, v.score, r.manifest from verdicts v join runs r on r.id = v.run_id "
         "where r.status = 'ok' and v.id = (select v2.id from verdicts v2 join runs r2 on r2.id = v2.run_id "
         f"where v2.claim_id = v.claim_id and r2.status = 'ok' order by v2.run_id desc limit 1){where}")
-    out = {}
-    for cid, vid, label, score, manifest in rows:
-        ev = [r[0] for r in corpus.db.execute("select sentence_id from evidence where verdict_id = ? order by rank", [vid])]
-        out[cid] = {"verdict_id": vid, "label": label, "score": score, "manifest": json.loads(manifest), "evidence": ev}
+    out = {cid: {"verdict_id": vid, "label": label, "score": score, "manifest": json.loads(manifest), "evidence": []}
+           for cid, vid, label, score, manifest in rows}
+    by_verdict = {v["verdict_id"]: v["evidence"] for v in out.values()}
+    ids = list(by_verdict)
+    for start in range(0, len(ids), 500):  # one query per 500 claims, not one per claim
+        chunk = ids[start:start + 500]
+        for vid, sid in corpus.conn.execute(
+                f"select verdict_id, sentence_id from evidence where verdict_id in ({','.join('?' * len(chunk))}) "
+                "order by verdict_id, rank", chunk):
+            by_verdict[vid].append(sid)
     return out
 
 
@@ -139,8 +145,7 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
     seen = {c: previous[c]["manifest"].get("max_official_sentence_id", 0) for c in previous}
     maybe = [c for c in claim_ids if c not in stale and seen[c] < max_id]
     since = min(seen.values(), default=0) if len(previous) == len(claim_ids) else 0
-    new_sentences = corpus.count("sentences s join documents d on d.id = s.document_id",
-                                 "d.kind = 'official' and s.id > ?", [since])
+    new_sentences = corpus.official_sentence_count("s.id > ?", [since])
     if not stale and not maybe:
         return _carry_all(corpus, claim_ids, previous, setup, new_sentences, t0)
 
