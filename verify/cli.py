@@ -449,12 +449,14 @@ def recheck(
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown"),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="exit 1 only if a claim drifts to this label"),
     wait: float = typer.Option(0, "--wait", help="seconds to wait if another recheck holds the corpus"),
+    exhaustive: bool = typer.Option(False, "--exhaustive", help="retrieve every claim again, not only those "
+                                    "a new statement can reach (slower; equals a fresh check)"),
     k: int = K, nli_model: Optional[str] = NLI, retrieval: str = RETRIEVAL,
     db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
     """Recheck stored claims as the official corpus grows; report what changed and why.
 
-    Only claims whose evidence would change are re-scored. Exit codes: 0 nothing changed,
+    Only claims a new statement enters the evidence of are re-scored. Exit codes: 0 nothing changed,
     1 verdicts changed (or, with --fail-on, a claim drifted to that label), 2 the run failed.
 
     Example: verify recheck --all --format markdown > drift-$(date +%F).md
@@ -485,7 +487,7 @@ def recheck(
     total = len(claim_ids) if claim_ids is not None else corpus.count("claims")
     with corpus_lock(corpus.path, wait), _Progress("recheck", total, quiet) as advance:
         result = run_recheck(corpus, lambda: _checker(corpus, nli_model, k, quiet, retrieval), claim_ids,
-                             setup=setup, progress=advance)
+                             setup=setup, progress=advance, exhaustive=exhaustive)
     typer.echo(_render_drift(result, fmt))
     if fail_on:
         hit = any(d.new_label == fail_on for d in result.drift)

@@ -86,7 +86,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
 def _m002_frames_and_details(db: sqlite_utils.Database) -> None:
     db["claims"].add_column("frame", str)
     db["claims"].add_column("proposition", str)
-    db["verdicts"].add_column("details", str)  # JSON: flags, quote provenance
+    db["verdicts"].add_column("details", str)  # JSON: flags, quote provenance (later also retrieval cutoffs)
 
 
 def _m003_calibrations(db: sqlite_utils.Database) -> None:
@@ -438,7 +438,8 @@ class Corpus:
             vid = self.db["verdicts"].insert({
                 "run_id": run_id, "claim_id": claim_id, "label": verdict.label, "score": verdict.score,
                 "reason": verdict.reason, "conflicting": int(verdict.conflicting),
-                "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes})}).last_pk
+                "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes,
+                                       "cutoffs": getattr(verdict, "cutoffs", None)})}).last_pk
             self.db["evidence"].insert_all(({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 
@@ -472,12 +473,20 @@ class Corpus:
                               "where d.kind = 'official'").fetchone()
         return row[0] or 0
 
-    def copy_verdict(self, verdict_id: int, run_id: int) -> int:
-        """Carry a verdict and its evidence unchanged into a new run."""
+    def copy_verdict(self, verdict_id: int, run_id: int, cutoffs: dict | None = None) -> int:
+        """Carry a verdict and its evidence unchanged into a new run.
+
+        Args:
+            cutoffs: fresh retrieval cutoffs to record with the copy (the evidence is the
+                same, but a new sentence may have raised the bar of a candidate list).
+        """
         cols = "claim_id, label, score, reason, conflicting, details"
         ecols = "rank, sentence_id, similarity, p_entail, p_neutral, p_contradict, flags, relation"
-        new = self.db.execute(f"insert into verdicts (run_id, {cols}) select ?, {cols} from verdicts where id = ?",
-                              [run_id, verdict_id]).lastrowid
+        new = self.conn.execute(f"insert into verdicts (run_id, {cols}) select ?, {cols} from verdicts where id = ?",
+                                [run_id, verdict_id]).lastrowid
+        if cutoffs is not None:
+            self.conn.execute("update verdicts set details = json_set(coalesce(details, '{}'), '$.cutoffs', json(?)) "
+                              "where id = ?", [json.dumps(cutoffs), new])
         self.db.execute(f"insert into evidence (verdict_id, {ecols}) select ?, {ecols} from evidence "
                         "where verdict_id = ?", [new, verdict_id])
         return new

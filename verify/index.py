@@ -201,7 +201,12 @@ class VectorIndex:
         return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
                 for row_ids, row_scores in zip(found, scores)]
 
+    def vectors(self, sentence_ids) -> np.ndarray:
+        """The stored (normalised) vectors of indexed sentences, one row per id."""
+        if len(sentence_ids) == 0:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        return np.stack([self.index.reconstruct(int(i)) for i in sentence_ids])
+
     def similarities(self, vector: np.ndarray, sentence_ids: list[int]) -> list[float]:
         """Cosine similarity of one query vector with given indexed sentences."""
-        vecs = np.stack([self.index.reconstruct(int(i)) for i in sentence_ids])
-        return [float(x) for x in vecs @ vector]
+        return [float(x) for x in self.vectors(sentence_ids) @ vector]

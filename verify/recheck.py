@@ -4,12 +4,16 @@ A recheck is a new, complete run: affected claims are re-scored; every other cla
 verdict is carried forward unchanged. A claim is *affected* when
 
 * it has never been checked, or its last verdict came from other models or thresholds, or
-* retrieval (dense + lexical, no NLI) over today's corpus returns a different evidence
-  set than its last verdict had: a new official sentence would enter its top-k.
+* a new official sentence enters its top-k: retrieval over today's corpus returns a
+  different evidence set than its last verdict had.
 
-Retrieval is cheap; NLI is the cost, and only affected claims pay it (cached pair scores
-make even those cheap for the evidence they kept). With no new official sentences and
-unchanged models, no model is loaded at all.
+Finding those claims is done from the new sentences' side. Each verdict stores the bar a
+sentence had to clear to enter the claim's dense and lexical candidate lists
+(``retrieve.Hits``); the new sentences' vectors are compared with every claim vector in one
+matrix product, and each claim's FTS5 query is run over the new rowids only. Only claims
+that a new sentence could reach get a full retrieval, and only those whose evidence then
+differs are re-scored with NLI (cached pair scores make even those cheap for the evidence
+they kept). With no new official sentences and unchanged models, no model is loaded at all.
 """
 from __future__ import annotations
 
@@ -101,11 +105,12 @@ def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:
     """Latest successful verdict of each claim, with its run's manifest and evidence ids."""
     where = "" if claim_ids is None else f" and v.claim_id in ({','.join(map(str, claim_ids))})"
     rows = corpus.db.execute(
-        "select v.claim_id, v.id, v.label, v.score, r.manifest from verdicts v join runs r on r.id = v.run_id "
+        "select v.claim_id, v.id, v.label, v.score, r.manifest, v.details from verdicts v join runs r on r.id = v.run_id "
         "where r.status = 'ok' and v.id = (select v2.id from verdicts v2 join runs r2 on r2.id = v2.run_id "
         f"where v2.claim_id = v.claim_id and r2.status = 'ok' order by v2.run_id desc limit 1){where}")
-    out = {cid: {"verdict_id": vid, "label": label, "score": score, "manifest": json.loads(manifest), "evidence": []}
-           for cid, vid, label, score, manifest in rows}
+    out = {cid: {"verdict_id": vid, "label": label, "score": score, "manifest": json.loads(manifest), "evidence": [],
+                 "cutoffs": json.loads(details or "{}").get("cutoffs")}
+           for cid, vid, label, score, manifest, details in rows}
     by_verdict = {v["verdict_id"]: v["evidence"] for v in out.values()}
     ids = list(by_verdict)
     for start in range(0, len(ids), 500):  # one query per 500 claims, not one per claim
@@ -123,13 +128,16 @@ def _same_setup(manifest: dict, current: dict) -> bool:
 
 
 def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *, setup: dict,
-            progress=None) -> RecheckResult:
+            progress=None, exhaustive: bool = False) -> RecheckResult:
     """Recheck stored claims (all, or ``claim_ids``) against the corpus as it is now.
 
     Args:
         make_checker: builds a ``Checker``; called only if some claim needs model work.
         setup: the manifest fields that decide whether old verdicts are comparable
             (embed_model, nli_model, k, retrieval, scope, thresholds), known without loading models.
+        exhaustive: retrieve every claim again instead of only those a new sentence can
+            reach. BM25 weights shift slightly as the corpus grows and can reorder old
+            sentences; this also catches those, so the result equals a fresh check.
     """
     t0 = time.perf_counter()
     if claim_ids is None:
@@ -152,17 +160,25 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
     checker = make_checker()
     from .claims import split_frame
     from .embed import embed_cached
-    from .retrieve import retrieve
+    from .retrieve import could_enter, retrieve
 
     checker.index  # brings the index up to date: embeds only the new sentences
     affected = set(stale)
+    fresh_cutoffs: dict[int, dict] = {}  # reached claims whose evidence stayed the same
     if maybe:
         texts = [split_frame(corpus.claim(c)["text"])[1] for c in maybe]
         vectors = embed_cached(corpus, checker.embedder, texts)
-        hits = retrieve(corpus, checker.index, texts, vectors, checker.k, checker.retrieval, checker.scope)
-        for cid, h in zip(maybe, hits):
+        cutoffs = [None if exhaustive else previous[c]["cutoffs"] for c in maybe]
+        reach = could_enter(corpus, checker.index, texts, vectors, cutoffs, [seen[c] for c in maybe], checker.scope)
+        reached = [i for i, r in enumerate(reach) if r]
+        hits = retrieve(corpus, checker.index, [texts[i] for i in reached], vectors[reached], checker.k,
+                        checker.retrieval, checker.scope)
+        for i, h in zip(reached, hits):
+            cid = maybe[i]
             if [sid for sid, _ in h] != previous[cid]["evidence"]:
                 affected.add(cid)
+            else:
+                fresh_cutoffs[cid] = h.cutoffs
     manifest = checker.manifest() | {"recheck": True}
     run_id = corpus.start_run(manifest)
     drift: list[Drift] = []
@@ -172,7 +188,7 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
         with corpus.transaction():
             for cid in claim_ids:
                 if cid not in affected:
-                    corpus.copy_verdict(previous[cid]["verdict_id"], run_id)
+                    corpus.copy_verdict(previous[cid]["verdict_id"], run_id, fresh_cutoffs.get(cid))
         if progress:
             progress(len(claim_ids) - len(affected))
         for r in run:

@@ -59,16 +59,25 @@ def fts_query(text: str, max_terms: int = 24) -> str | None:
     return " OR ".join('"' + w.replace('"', "") + '"' for w in words[:max_terms])
 
 
-def lexical_search(corpus: Corpus, text: str, k: int, scope: Scope) -> list[int]:
+def lexical_search(corpus: Corpus, text: str, k: int, scope: Scope, after: int = 0,
+                   upto: int | None = None) -> list[tuple[int, float]]:
+    """Top-``k`` (sentence id, BM25) by FTS5, best first (FTS5's sign: lower is better).
+
+    Args:
+        after, upto: only sentence ids in (after, upto]; FTS5 narrows its doclists by rowid,
+            so a search over the newest sentences costs a fraction of a full one.
+    """
     query = fts_query(text)
     if not query:
         return []
     where, params = scope.sql()
-    rows = corpus.db.execute(
-        "select s.id from sentences_fts f join sentences s on s.id = f.rowid "
-        f"join documents d on d.id = s.document_id where sentences_fts match ? and {where} "
-        "order by bm25(sentences_fts) limit ?", [query, *params, k])
-    return [r[0] for r in rows]
+    rowids = " and f.rowid > ?" + (" and f.rowid <= ?" if upto is not None else "")
+    bounds = [after] + ([upto] if upto is not None else [])
+    rows = corpus.conn.execute(
+        "select s.id, bm25(sentences_fts) from sentences_fts f join sentences s on s.id = f.rowid "
+        f"join documents d on d.id = s.document_id where sentences_fts match ?{rowids} and {where} "
+        "order by bm25(sentences_fts) limit ?", [query, *bounds, *params, k])
+    return [(r[0], r[1]) for r in rows]
 
 
 def allowed_ids(corpus: Corpus, scope: Scope) -> np.ndarray:
@@ -86,8 +95,29 @@ def fuse(ranked_lists: list[list[int]], k: int) -> list[int]:
     return sorted(scores, key=lambda s: -scores[s])[:k]
 
 
+class Hits(list):
+    """One claim's evidence, (sentence id, cosine similarity) pairs, most similar first.
+
+    It also keeps the bar a *new* official sentence must clear to enter each candidate list
+    that fed the fusion: ``dense_cutoff``, the cosine of the last dense candidate, and
+    ``lexical_cutoff``, the BM25 of the last lexical candidate (FTS5 sign: lower is better).
+    A list that was not full has the loosest bar (-1.0 and 0.0: anything enters); a list
+    the mode does not use has None. A sentence that clears neither bar cannot change the
+    fused top-k, which is what lets a recheck skip most claims without searching for them.
+    """
+
+    def __init__(self, items=(), dense_cutoff: float | None = None, lexical_cutoff: float | None = None):
+        super().__init__(items)
+        self.dense_cutoff = dense_cutoff
+        self.lexical_cutoff = lexical_cutoff
+
+    @property
+    def cutoffs(self) -> dict:
+        return {"dense": self.dense_cutoff, "lexical": self.lexical_cutoff}
+
+
 def retrieve(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, k: int, mode: str = "hybrid",
-             scope: Scope | None = None) -> list[list[tuple[int, float]]]:
+             scope: Scope | None = None) -> list[Hits]:
     """Top-``k`` (sentence id, cosine similarity) per claim.
 
     Args:
@@ -103,19 +133,63 @@ def retrieve(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, k: in
     out = []
     for text, vec, dense_hits in zip(texts, vectors, dense):
         sims = dict(dense_hits)
+        dense_cutoff = lexical_cutoff = None
+        if mode != "lexical":
+            dense_cutoff = dense_hits[-1][1] if len(dense_hits) >= depth else -1.0
         if mode == "dense":
             ids = [sid for sid, _ in dense_hits[:k]]
         else:
-            # Sentences committed after the index was loaded are not in it yet: skip them
-            # here, the next run's index update picks them up.
-            lex = [s for s in lexical_search(corpus, text, depth, scope) if s <= index.max_id]
+            # Sentences committed after the index was loaded are not in it yet: they are left
+            # out here, and the next run's index update picks them up.
+            lex_hits = lexical_search(corpus, text, depth, scope, upto=index.max_id)
+            lexical_cutoff = lex_hits[-1][1] if len(lex_hits) >= depth else 0.0
+            lex = [sid for sid, _ in lex_hits]
             ids = lex[:k] if mode == "lexical" else fuse([[s for s, _ in dense_hits], lex], k)
         missing = [sid for sid in ids if sid not in sims]
         if missing:  # lexical-only hits still report their cosine similarity
             for sid, sim in zip(missing, index.similarities(vec, missing)):
                 sims[sid] = sim
         # Evidence is shown most-similar first whatever found it.
-        out.append(sorted(((sid, sims[sid]) for sid in ids), key=lambda p: -p[1]))
+        out.append(Hits(sorted(((sid, sims[sid]) for sid in ids), key=lambda p: -p[1]),
+                        dense_cutoff, lexical_cutoff))
+    return out
+
+
+# How far a stored BM25 bar is relaxed: BM25 weights shift a little as the corpus grows
+# (IDF depends on the sentence count), so a new sentence scoring close to the bar counts.
+BM25_SLACK = 0.10
+
+
+def could_enter(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, cutoffs: list[dict | None],
+                since: list[int], scope: Scope | None = None) -> list[bool]:
+    """For each claim, could an official sentence newer than ``since[i]`` enter its candidates?
+
+    The claims are searched *with the new sentences*: their vectors against every claim
+    vector in one matrix product, and one FTS5 query per claim narrowed to the new rowids.
+    A claim whose stored ``cutoffs`` (from ``Hits``) are unknown always counts.
+    """
+    scope = scope or Scope()
+    out = [c is None for c in cutoffs]
+    if not texts:
+        return out
+    low = min(since)
+    new_ids = [sid for (sid,) in corpus.conn.execute(
+        "select s.id from sentences s join documents d on d.id = s.document_id "
+        f"where s.id > ? and s.id <= ? and {scope.sql()[0]}", [low, index.max_id, *scope.sql()[1]])]
+    if not new_ids:
+        return out
+    new_ids = np.array(new_ids, dtype=np.int64)
+    sims = np.asarray(vectors, dtype=np.float32) @ index.vectors(new_ids).T
+    for i, (text, cut, after) in enumerate(zip(texts, cutoffs, since)):
+        if out[i]:
+            continue
+        newer = new_ids > after
+        if cut.get("dense") is not None and newer.any() and sims[i, newer].max() >= cut["dense"] - 1e-6:
+            out[i] = True
+        elif cut.get("lexical") is not None:
+            best = lexical_search(corpus, text, 1, scope, after=after, upto=index.max_id)
+            bar = cut["lexical"] + BM25_SLACK * abs(cut["lexical"])
+            out[i] = bool(best) and best[0][1] < bar
     return out
 
 

@@ -78,6 +78,7 @@ class Verdict:
     flags: list[str] = field(default_factory=list)
     quotes: list[dict] = field(default_factory=list)
     raw_score: float | None = None  # before calibration, when a calibration applies
+    cutoffs: dict | None = None  # retrieval bars for new sentences (see retrieve.Hits); rechecks read them
 
 
 def apply_steps(steps, x: float) -> float:
