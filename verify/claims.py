@@ -45,6 +45,9 @@ _SOURCE = (r"(?:the |this |that |a |an )?(?:supposed |alleged |leaked |purported
 _VERB = (r"(?:says|say|said|states|stated|reads|read|notes|noted|highlights|highlighted|stresses|stressed|"
          r"adds|added|claims|claimed|shows|showed|reveals|revealed|indicates|indicated|suggests|suggested|"
          r"underlines|underlined|emphasi[sz]es|emphasi[sz]ed|points out|pointed out|makes clear|made clear|"
+         # plural sources: "the documents show that ..."
+         r"state|note|highlight|stress|add|claim|show|reveal|indicate|suggest|underline|emphasi[sz]e|point out|"
+         r"make clear|"
          r"also says|also notes|also highlights|also states)")
 _FRAMES = [
     re.compile(rf"^(?:according to {_SOURCE}(?: (?:seen|published|obtained) by [^,]+)?,\s*)", re.I),

@@ -1,0 +1,271 @@
+"""Unit tests of verify.evidence: numbers, dates, negation, mismatches, entities and quotes."""
+from __future__ import annotations
+
+import pytest
+
+from verify import evidence
+from verify.evidence import (
+    Mismatch,
+    dates,
+    entities,
+    entity_mismatches,
+    mismatches,
+    negated,
+    normalise,
+    numbers,
+    quote_match,
+    quotes,
+)
+
+
+def kinds(found: list[Mismatch]) -> list[str]:
+    return [m.kind for m in found]
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+def test_numbers_reads_thousands_separators():
+    assert numbers("NATO will send 10,000 troops.") == {10000.0: "10,000 troops"}
+    assert numbers("a budget of 1,250,000 euros") == {1250000.0: "1,250,000 euros"}
+
+
+def test_numbers_applies_scale_words():
+    assert numbers("2 million people fled") == {2_000_000.0: "2 million people"}
+    assert numbers("a 1.5 billion dollars package")[1.5e9] == "1.5 billion dollars"
+    assert 5000.0 in numbers("5 thousand soldiers")
+
+
+def test_numbers_reads_word_numbers():
+    assert numbers("Russia sent three battalions.") == {3.0: "three battalions"}
+    assert numbers("a dozen ships sailed") == {12.0: "dozen ships"}
+
+
+def test_numbers_excludes_years():
+    assert numbers("In 2022 the alliance sent 40 jets.") == {40.0: "40 jets"}
+    assert numbers("The 1999 enlargement was debated.") == {}
+
+
+def test_numbers_does_not_count_dates():
+    assert numbers("They met on January 26 in Geneva.") == {}
+    assert numbers("They met on 26 January 2022.") == {}
+    assert numbers("On January 26 they offered 12 inspections.") == {12.0: "12 inspections"}
+
+
+def test_numbers_needs_a_standalone_number():
+    assert numbers("No quantity here at all.") == {}
+    assert numbers("model T34x2") == {}
+
+
+def test_word_number_with_a_scale_word():
+    assert 10000.0 in numbers("Russia massed ten thousand troops.")
+    assert "number" not in kinds(mismatches("Russia massed ten thousand troops.", "Russia massed 10,000 troops."))
+
+
+def test_digit_with_scale_word_is_not_also_a_word_number():
+    assert numbers("5 thousand troops") == {5000.0: "5 thousand troops"}
+    assert "number" in kinds(mismatches("Russia massed 5 thousand troops.", "Russia massed 1,000 troops."))
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+def test_dates_keys_month_day_and_years():
+    assert dates("They met on January 26.") == {"january 26": "January 26"}
+    assert dates("They met on 26 January.") == {"january 26": "26 January"}
+    assert dates("They met on January 26th, 2022.") == {"january 26 2022": "January 26th, 2022"}
+    assert dates("They met on 26 January 2022.") == {"january 26 2022": "26 January 2022"}
+    assert dates("Talks began in 2021.") == {"2021": "2021"}
+    assert dates("No date in this sentence.") == {}
+
+
+def test_day_first_date_with_ordinal():
+    assert dates("They met on 26th January.") == {"january 26": "26th January"}
+    assert numbers("They met on 26th January.") == {}
+
+
+def test_dates_in_either_order_are_the_same_date():
+    assert set(dates("on 5 March")) == set(dates("on March 5th")) == {"march 5"}
+
+
+# --- negation -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "We will not halt the enlargement.", "We won't halt the enlargement.", "We don't accept that.",
+    "NATO never agreed.", "Washington cannot accept it.", "The United States rules out a moratorium.",
+    "Washington ruled out a moratorium.", "Moscow rejected the offer.", "The ministry refused to comment.",
+    "Nobody signed the text.",
+])
+def test_negated(text):
+    assert negated(text)
+
+
+@pytest.mark.parametrize("text", [
+    "We will halt the enlargement.", "The alliance door remains open.", "A notable Nobel laureate spoke.",
+    "Another round of talks is planned.", "They know the rules.",
+])
+def test_not_negated(text):
+    assert not negated(text)
+
+
+def test_declines_is_a_negation():
+    assert negated("The ministry declines to comment on the proposal.")
+
+
+# --- mismatches -----------------------------------------------------------------------------------
+
+def test_number_mismatch_is_shown_side_by_side():
+    found = mismatches("NATO will send 10,000 troops to the region.", "NATO will send 100,000 troops to the region.")
+    assert found == [Mismatch("number", "10,000 troops", "100,000 troops")]
+    assert str(found[0]) == "number: claim 10,000 troops / official 100,000 troops"
+
+
+def test_equal_numbers_give_no_mismatch():
+    assert mismatches("NATO will send 10,000 troops.", "NATO will send 10,000 troops to the east.") == []
+    assert mismatches("They sent 10 thousand troops.", "They sent 10,000 troops.") == []
+
+
+def test_a_number_on_one_side_only_is_no_mismatch():
+    assert "number" not in kinds(mismatches("They sent 10,000 troops.", "They sent troops."))
+
+
+def test_date_mismatch_of_the_same_kind():
+    assert mismatches("The talks happened on January 26.", "The talks happened on January 27.") == \
+        [Mismatch("date", "January 26", "January 27")]
+    assert mismatches("The talks happened in 2021.", "The talks happened in 2022.") == \
+        [Mismatch("date", "2021", "2022")]
+
+
+def test_dates_of_different_kinds_do_not_disagree():
+    assert mismatches("The talks happened on January 26.", "The talks happened in 2022.") == []
+    assert mismatches("The talks happened on 26 January.", "The talks happened on January 26.") == []
+
+
+def test_same_day_of_different_years_disagrees():
+    assert "date" in kinds(mismatches("The talks are on January 26, 2022.", "The talks are on January 26, 2023."))
+
+
+def test_polarity_mismatch():
+    assert mismatches("We will halt the enlargement.", "We will not halt the enlargement.") == \
+        [Mismatch("polarity", "affirmed", "negated")]
+    assert mismatches("We will not halt the enlargement.", "We will halt the enlargement.") == \
+        [Mismatch("polarity", "negated", "affirmed")]
+
+
+def test_rules_out_is_a_polarity_mismatch():
+    assert "polarity" in kinds(mismatches("Washington will consider a moratorium.",
+                                          "Washington rules out a moratorium."))
+
+
+def test_same_polarity_gives_no_mismatch():
+    assert mismatches("We will not halt the enlargement.", "We won't halt the enlargement.") == []
+
+
+def test_several_mismatches_at_once():
+    found = kinds(mismatches("They will send 5 ships on March 3.", "They will not send 7 ships on March 9."))
+    assert found == ["number", "date", "polarity"]
+
+
+# --- entities (spaCy) ------------------------------------------------------------------------------
+
+def test_entities_by_kind_with_canonical_names():
+    found = entities("NATO will deploy troops to Romania.")
+    assert found["place"] == {"romania": "Romania"}
+    assert found["organisation"] == {"nato": "NATO"}
+
+
+def test_aliases_share_a_canonical_name():
+    assert set(entities("The alliance offered talks to Moscow.")["place"]) == {"russia"}
+    assert set(entities("The alliance offered talks to Russia.")["place"]) == {"russia"}
+
+
+def test_different_places_are_an_entity_mismatch():
+    found = entity_mismatches("NATO will deploy troops to Romania.", "NATO will deploy troops to Poland.")
+    assert found == [Mismatch("entity", "Romania", "Poland")]
+    assert "entity" in kinds(mismatches("NATO will deploy troops to Romania.", "NATO will deploy troops to Poland."))
+
+
+def test_surname_and_full_name_are_one_person():
+    assert entity_mismatches("Blinken said the door remains open.", "Antony Blinken said the door remains open.") == []
+
+
+def test_capital_and_country_are_one_place():
+    assert entity_mismatches("The alliance offered talks to Moscow.", "The alliance offered talks to Russia.") == []
+
+
+def test_a_kind_named_on_one_side_only_is_no_mismatch():
+    assert entity_mismatches("NATO will deploy troops to Romania.", "NATO will deploy more troops.") == []
+
+
+def test_no_capitalised_name_skips_the_model(monkeypatch):
+    def refuse():
+        raise AssertionError("spaCy was loaded for a sentence without names")
+
+    monkeypatch.setattr(evidence, "_spacy", refuse)
+    entities.cache_clear()
+    assert entities("the alliance door remains open.") == {}
+    assert entities("The door remains open. However, it is not.") == {}
+    assert entity_mismatches("the door remains open.", "The door is closed.") == []
+    # The stand-in is really in use: a sentence with a name does reach it.
+    with pytest.raises(AssertionError, match="spaCy was loaded"):
+        entities("Blinken said the door remains open.")
+    entities.cache_clear()
+
+
+def test_entities_are_cached():
+    entities.cache_clear()
+    entities("Stoltenberg spoke in Brussels.")
+    entities("Stoltenberg spoke in Brussels.")
+    info = entities.cache_info()
+    assert (info.hits, info.misses) == (1, 1)
+
+
+# --- quotes ---------------------------------------------------------------------------------------
+
+def test_quotes_straight_and_curly():
+    text = 'He said "we will never accept that" and added \u201cthe door remains open\u201d today.'
+    assert quotes(text) == ["we will never accept that", "the door remains open"]
+
+
+def test_quotes_guillemets_and_trailing_punctuation_stripped():
+    assert quotes("He wrote \u00abthe alliance stays united,\u00bb then left.") == ["the alliance stays united"]
+    assert quotes('She said "the talks will continue."') == ["the talks will continue"]
+
+
+def test_quotes_need_enough_words():
+    text = 'He said "never again, ever" today.'
+    assert quotes(text) == ["never again, ever"]
+    assert quotes(text, min_words=4) == []
+    assert quotes('He said "no way" and "nope".') == []  # too short to be a quote at all
+    assert quotes("No quotation marks here at all.") == []
+
+
+# --- normalise and quote_match --------------------------------------------------------------------
+
+def test_normalise():
+    assert normalise("  The Door, REMAINS \u201copen\u201d!  ") == "the door remains open"
+    assert normalise("NATO\u2019s \uff2e\uff21\uff34\uff2f") == "nato's nato"  # curly apostrophe, full-width letters
+    assert normalise("...!!!") == ""
+
+
+def test_quote_match_verbatim():
+    assert quote_match("the alliance door remains open",
+                       "We will not halt the enlargement of NATO, and the alliance door remains open.") == 1.0
+
+
+def test_quote_match_ignores_case_and_punctuation():
+    assert quote_match("The Door -- remains, OPEN!", "We say: the door remains open, always.") == 1.0
+
+
+def test_quote_match_fuzzy_is_below_one():
+    ratio = quote_match("the door remained open", "We say: the door remains open, always.")
+    assert 0.8 < ratio < 1.0
+    assert quote_match("a secret tunnel under the garden", "We say: the door remains open, always.") < 0.7
+
+
+def test_quote_match_empty_is_zero():
+    assert quote_match("", "the door remains open") == 0.0
+    assert quote_match("the door remains open", "!!!") == 0.0
+
+
+def test_a_day_with_a_year_agrees_with_the_same_day_without_one():
+    assert mismatches("The talks are on January 26.", "The talks are on January 26, 2022.") == []
+    assert "date" in kinds(mismatches("The talks are on January 27.", "The talks are on January 26, 2022."))
