@@ -269,3 +269,13 @@ def test_quote_match_empty_is_zero():
 def test_a_day_with_a_year_agrees_with_the_same_day_without_one():
     assert mismatches("The talks are on January 26.", "The talks are on January 26, 2022.") == []
     assert "date" in kinds(mismatches("The talks are on January 27.", "The talks are on January 26, 2022."))
+
+
+def test_different_names_in_otherwise_unrelated_sentences_are_not_a_mismatch():
+    # Each names parties the other does not, but they say different things: not one subject.
+    claim = "The United States, in consultation with NATO Allies, would notify exercises in advance."
+    official = "At a press briefing in Washington, Jake Sullivan said diplomacy with Moscow would continue."
+    assert entity_mismatches(claim, official) == []
+    # The same sentence with one place swapped is one subject, and the swap is the mismatch.
+    assert kinds(mismatches("NATO will station two battalions in Romania next spring.",
+                            "NATO will station two battalions in Poland next spring.")) == ["entity"]
