@@ -200,22 +200,54 @@ def test_no_capitalised_name_skips_the_model(monkeypatch):
         raise AssertionError("spaCy was loaded for a sentence without names")
 
     monkeypatch.setattr(evidence, "_spacy", refuse)
-    entities.cache_clear()
+    monkeypatch.setattr(evidence, "_ENTITIES", {})
     assert entities("the alliance door remains open.") == {}
     assert entities("The door remains open. However, it is not.") == {}
     assert entity_mismatches("the door remains open.", "The door is closed.") == []
     # The stand-in is really in use: a sentence with a name does reach it.
     with pytest.raises(AssertionError, match="spaCy was loaded"):
         entities("Blinken said the door remains open.")
-    entities.cache_clear()
 
 
-def test_entities_are_cached():
-    entities.cache_clear()
-    entities("Stoltenberg spoke in Brussels.")
-    entities("Stoltenberg spoke in Brussels.")
-    info = entities.cache_info()
-    assert (info.hits, info.misses) == (1, 1)
+def counting_spacy(monkeypatch) -> list[int]:
+    """Count the texts the model tags, one call or one batch at a time."""
+    real, seen = evidence._spacy(), []
+
+    class Counting:
+        def __call__(self, text):
+            seen.append(1)
+            return real(text)
+
+        def pipe(self, texts, batch_size=128):
+            texts = list(texts)
+            seen.extend([1] * len(texts))
+            return real.pipe(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(evidence, "_spacy", Counting)
+    monkeypatch.setattr(evidence, "_ENTITIES", {})
+    return seen
+
+
+def test_entities_are_cached(monkeypatch):
+    seen = counting_spacy(monkeypatch)
+    first = entities("Stoltenberg spoke in Brussels.")
+    assert entities("Stoltenberg spoke in Brussels.") == first
+    assert len(seen) == 1
+
+
+def test_a_batch_tags_each_new_sentence_once_and_feeds_the_cache(monkeypatch):
+    seen = counting_spacy(monkeypatch)
+    texts = ["Stoltenberg spoke in Brussels.", "Blinken flew to Geneva.", "no names here at all.",
+             "Stoltenberg spoke in Brussels."]
+    evidence.warm_entities(texts)
+    assert len(seen) == 2  # duplicates and name-less sentences are not tagged
+    evidence.warm_entities(texts)
+    assert len(seen) == 2  # already known
+    assert "geneva" in entities("Blinken flew to Geneva.")["place"]
+    assert len(seen) == 2  # served from the batch, not tagged again
+    monkeypatch.setattr(evidence, "_ENTITY_CACHE", 2)
+    evidence.warm_entities(["Sullivan met Lavrov in Vienna."])
+    assert len(evidence._ENTITIES) == 1  # the cache was full: emptied, not grown without end
 
 
 # --- quotes ---------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "forty": 40,
@@ -130,25 +129,31 @@ def _from_doc(doc) -> dict[str, dict[str, str]]:
     return out
 
 
-_PIPED: dict[str, dict] = {}  # batch results waiting for their first entities() call
+_ENTITIES: dict[str, dict] = {}  # text -> entities; cleared when it grows past _ENTITY_CACHE
+_ENTITY_CACHE = 50_000
+
+
+def _remember(text: str, found: dict) -> dict:
+    if len(_ENTITIES) >= _ENTITY_CACHE:
+        _ENTITIES.clear()
+    _ENTITIES[text] = found
+    return found
 
 
 def warm_entities(texts) -> None:
     """Tag many sentences in one spaCy batch, several times faster than one call each."""
-    todo = [t for t in dict.fromkeys(texts) if t not in _PIPED and _needs_model(t)]
-    if len(todo) > 1:
+    todo = [t for t in dict.fromkeys(texts) if t not in _ENTITIES and _needs_model(t)]
+    if todo:
         for text, doc in zip(todo, _spacy().pipe(todo, batch_size=128)):
-            _PIPED[text] = _from_doc(doc)
+            _remember(text, _from_doc(doc))
 
 
-@lru_cache(maxsize=20000)
 def entities(text: str) -> dict[str, dict[str, str]]:
     """Named entities by kind (person, place, organisation, group): canonical name -> as written."""
     if not _needs_model(text):  # no capitalised name: skip the model
         return {}
-    if text in _PIPED:
-        return _PIPED.pop(text)
-    return _from_doc(_spacy()(text))
+    found = _ENTITIES.get(text)
+    return found if found is not None else _remember(text, _from_doc(_spacy()(text)))
 
 
 def _same_entity(a: str, b: str) -> bool:
