@@ -311,3 +311,15 @@ def test_different_names_in_otherwise_unrelated_sentences_are_not_a_mismatch():
     # The same sentence with one place swapped is one subject, and the swap is the mismatch.
     assert kinds(mismatches("NATO will station two battalions in Romania next spring.",
                             "NATO will station two battalions in Poland next spring.")) == ["entity"]
+
+
+def test_only_same_subject_pairs_with_names_reach_the_model(monkeypatch):
+    seen = counting_spacy(monkeypatch)
+    evidence.warm_entity_pairs([
+        ("NATO will station two battalions in Romania.", "Biden met Macron in Paris to discuss energy prices."),
+        ("the battalions will stay until spring.", "NATO said the battalions will stay until spring."),
+    ])
+    assert seen == []  # one pair is about something else, the other claim names nobody
+    evidence.warm_entity_pairs([("NATO will station two battalions in Romania.",
+                                 "NATO will station two battalions in Poland.")])
+    assert len(seen) == 2

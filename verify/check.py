@@ -211,7 +211,7 @@ class Checker:
         the proposition; quotes are looked up in the whole claim.
         """
         from .embed import embed_cached
-        from .evidence import mismatches, quotes, warm_entities
+        from .evidence import mismatches, quotes, warm_entity_pairs
         from .nli import score_cached
         from .retrieve import find_quote, retrieve
 
@@ -234,8 +234,8 @@ class Checker:
                     e.p_entail, e.p_neutral, e.p_contradict, e.truncated = s.entail, s.neutral, s.contradict, s.truncated
                     if s.truncated:
                         e.flags.append("truncated for NLI")
-        warm_entities([*texts, *(e.sentence["text"] for evs in per_claim for e in evs
-                                  if e.similarity >= self.thresholds.related)])
+        warm_entity_pairs((text, e.sentence["text"]) for text, evs in zip(texts, per_claim) for e in evs
+                          if e.similarity >= self.thresholds.related)
         out = []
         for text, claim_text, evs, row in zip(texts, original, per_claim, hits):
             for e in evs:

@@ -165,19 +165,30 @@ def _same_entity(a: str, b: str) -> bool:
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _same_subject(claim: str, official: str, claim_entities: dict) -> bool:
+def _same_subject(claim: str, official: str) -> bool:
     """Most of what the claim says besides its names is also in the official sentence.
 
     A different name means a different fact only when the rest agrees ("troops to Romania"
     vs "troops to Poland"); two long sentences that each name several parties almost
-    always name different ones.
+    always name different ones. Names are taken to be the capitalised words, so this runs
+    before, and instead of, the entity model on most pairs.
     """
-    names = {w for found in claim_entities.values() for written in found.values() for w in _WORD.findall(written.lower())}
+    names = {w.lower() for w in _CAPITALISED.findall(claim)}
     rest = {w for w in _WORD.findall(claim.lower()) if w not in names and w not in _FUNCTION_WORDS and len(w) > 2}
     if not rest:
         return True
     theirs = set(_WORD.findall(official.lower()))
     return len(rest & theirs) / len(rest) >= 0.6
+
+
+def _entity_pair(claim: str, official: str) -> bool:
+    """Whether a pair can have an entity mismatch at all (both name something, same subject)."""
+    return _needs_model(claim) and _needs_model(official) and _same_subject(claim, official)
+
+
+def warm_entity_pairs(pairs) -> None:
+    """Tag, in one batch, the sentences of the (claim, official) pairs that need the model."""
+    warm_entities(t for c, o in pairs if _entity_pair(c, o) for t in (c, o))
 
 
 def entity_mismatches(claim: str, official: str) -> list[Mismatch]:
@@ -187,9 +198,9 @@ def entity_mismatches(claim: str, official: str) -> list[Mismatch]:
     places people ("Kyiv") and some organisations places.
     """
     out = []
-    ce, oe = entities(claim), entities(official)
-    if not (set(ce) & set(oe)) or not _same_subject(claim, official, ce):
+    if not _entity_pair(claim, official):
         return out
+    ce, oe = entities(claim), entities(official)
     official_names = [o for names in oe.values() for o in names]
     for kind in sorted(set(ce) & set(oe)):
         missing = [c for c in ce[kind] if not any(_same_entity(c, o) for o in official_names)]
