@@ -156,3 +156,10 @@ def test_a_list_that_was_not_full_lets_any_new_sentence_in(corpus):
     assert cut == {"dense": -1.0, "lexical": 0.0}
     corpus.add_document(make_document("official", "Refugees crossed the river bridge.\n", published="2022-02-03"))
     assert reached(corpus, Checker(corpus, embedder=FakeEmbedder(), nli=FakeNLI(), k=3), [cid], seen) == {cid}
+
+
+def test_blocks_of_claims_give_the_same_answer(grown, corpus, monkeypatch):
+    claim_ids, make_checker, _, seen = grown
+    whole = reached(corpus, make_checker(), claim_ids, seen)
+    monkeypatch.setattr(verify.retrieve, "SIM_BLOCK_CELLS", 7)  # 3 new sentences: blocks of 2 claims
+    assert reached(corpus, make_checker(), claim_ids, seen) == whole

@@ -158,6 +158,9 @@ def retrieve(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, k: in
 # How far a stored BM25 bar is relaxed: BM25 weights shift a little as the corpus grows
 # (IDF depends on the sentence count), so a new sentence scoring close to the bar counts.
 BM25_SLACK = 0.10
+# Claims × new sentences similarities are computed a block of claims at a time (64 MB of
+# float32), so a large night does not need a claims-by-new-sentences matrix in memory.
+SIM_BLOCK_CELLS = 2**24
 
 
 def could_enter(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, cutoffs: list[dict | None],
@@ -179,12 +182,17 @@ def could_enter(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, cu
     if not new_ids:
         return out
     new_ids = np.array(new_ids, dtype=np.int64)
-    sims = np.asarray(vectors, dtype=np.float32) @ index.vectors(new_ids).T
+    new_vectors = index.vectors(new_ids).T
+    vectors = np.asarray(vectors, dtype=np.float32)
+    block = max(1, SIM_BLOCK_CELLS // len(new_ids))
+    sims = None
     for i, (text, cut, after) in enumerate(zip(texts, cutoffs, since)):
+        if i % block == 0:
+            sims = vectors[i:i + block] @ new_vectors
         if out[i]:
             continue
         newer = new_ids > after
-        if cut.get("dense") is not None and newer.any() and sims[i, newer].max() >= cut["dense"] - 1e-6:
+        if cut.get("dense") is not None and newer.any() and sims[i % block, newer].max() >= cut["dense"] - 1e-6:
             out[i] = True
         elif cut.get("lexical") is not None:
             best = lexical_search(corpus, text, 1, scope, after=after, upto=index.max_id)
