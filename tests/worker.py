@@ -162,6 +162,12 @@ def _fake_models() -> None:
 
     verify.embed.SentenceTransformerEmbedder = lambda *a, **k: FakeEmbedder()
     verify.nli.load_nli = load_nli
+    # No entity model either: loading spaCy would dominate these short fake-model runs and
+    # move the points where the crash tests' kills land.
+    import verify.evidence
+    from fakes import FakeEntityTagger
+
+    verify.evidence._NLP = FakeEntityTagger()
 
 
 # --- commands --------------------------------------------------------------------------------
