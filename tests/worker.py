@@ -162,12 +162,6 @@ def _fake_models() -> None:
 
     verify.embed.SentenceTransformerEmbedder = lambda *a, **k: FakeEmbedder()
     verify.nli.load_nli = load_nli
-    # No entity model either: loading spaCy would dominate these short fake-model runs and
-    # move the points where the crash tests' kills land.
-    import verify.evidence
-    from fakes import FakeEntityTagger
-
-    verify.evidence._NLP = FakeEntityTagger()
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -255,6 +249,12 @@ def cmd_cli(db: str, args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    # No entity model in any worker command: loading spaCy would dominate these short
+    # fake-model runs and move the points where the crash tests' kills land.
+    import verify.evidence
+    from fakes import FakeEntityTagger
+
+    verify.evidence._NLP = FakeEntityTagger()
     if os.environ.get("WORKER_NET_LOG"):
         _install_net_log(os.environ["WORKER_NET_LOG"])
     if len(argv) < 2:
