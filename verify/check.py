@@ -245,7 +245,7 @@ class Checker:
                     e.flags += [f"mismatch {m}" for m in e.mismatches]
             found = [find_quote(self.corpus, q, self.scope) for q in quotes(claim_text)]
             verdict = decide(evs, self.thresholds, nli=self.nli is not None, quotes=found)
-            verdict.cutoffs = getattr(row, "cutoffs", None)
+            verdict.cutoffs = row.cutoffs
             out.append((verdict, evs))
         return out
 

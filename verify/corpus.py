@@ -439,7 +439,7 @@ class Corpus:
                 "run_id": run_id, "claim_id": claim_id, "label": verdict.label, "score": verdict.score,
                 "reason": verdict.reason, "conflicting": int(verdict.conflicting),
                 "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes,
-                                       "cutoffs": getattr(verdict, "cutoffs", None)})}).last_pk
+                                       "cutoffs": verdict.cutoffs})}).last_pk
             self.db["evidence"].insert_all(({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 

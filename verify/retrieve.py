@@ -176,9 +176,10 @@ def could_enter(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, cu
     if not texts:
         return out
     low = min(since)
+    where, params = scope.sql()
     new_ids = [sid for (sid,) in corpus.conn.execute(
         "select s.id from sentences s join documents d on d.id = s.document_id "
-        f"where s.id > ? and s.id <= ? and {scope.sql()[0]}", [low, index.max_id, *scope.sql()[1]])]
+        f"where s.id > ? and s.id <= ? and {where}", [low, index.max_id, *params])]
     if not new_ids:
         return out
     new_ids = np.array(new_ids, dtype=np.int64)
