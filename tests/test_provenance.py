@@ -249,6 +249,24 @@ def test_novel_verdict_explains_every_shortfall(corpus, populated):
     assert [e["why_not"] for e in as_dict] == [e["why_not"] for e in trail["evidence"]]
 
 
+def test_trail_says_which_contradictions_were_not_counted(corpus, populated):
+    from verify.verdict import Thresholds
+
+    run = make_checker(corpus, thresholds=Thresholds(contradict_top=1, related=0.1)).check_text(
+        "Washington is ready to discuss a secret tunnel under the embassy garden.")
+    (result,) = run.results
+    trail = evidence_trail(corpus, result.claim_id)
+    assert trail["verdict"]["label"] == "novel"
+    whys = [e["why_not"] for e in trail["evidence"]]
+    assert "not counted" not in whys[0] and all("not counted: only the 1 most similar" in w for w in whys[1:])
+    assert [e["why_not"] for e in result.to_dict()["evidence"]] == whys
+    # A run recorded before the limit existed let every related sentence contradict.
+    manifest = json.loads(corpus.run(run.run_id)["manifest"])
+    del manifest["thresholds"]["contradict_top"]
+    corpus.db.execute("update runs set manifest = ? where id = ?", [json.dumps(manifest), run.run_id])
+    assert not any("not counted" in e["why_not"] for e in evidence_trail(corpus, result.claim_id)["evidence"])
+
+
 def test_unrelated_evidence_says_so(corpus, populated):
     run = make_checker(corpus).check_document(populated)
     (result,) = [r for r in run.results if "secret tunnel" in r.text]

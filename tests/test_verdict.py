@@ -73,6 +73,35 @@ def test_a_tie_between_support_and_contradiction_goes_to_consistent():
     assert v.label == "consistent" and v.conflicting
 
 
+def test_only_the_most_similar_evidence_may_contradict():
+    # A strong contradiction from the third most similar sentence is not about the same fact.
+    evidence = [ev(0.8, 0.1, 0.8, 0.1, rank=1), ev(0.7, 0.1, 0.8, 0.1, rank=2),
+                ev(0.6, 0.05, 0.05, 0.9, rank=3, speaker="Jens Stoltenberg")]
+    v = decide(evidence, Thresholds(contradict_top=2), nli=True)
+    assert v.label == "novel" and "contradict p=0.10" in v.reason
+    widened = decide(evidence, Thresholds(contradict_top=3), nli=True)
+    assert widened.label == "contradictory" and widened.decisive == 2
+    # Support is not limited: any related sentence may paraphrase the claim.
+    evidence[2] = ev(0.6, 0.9, 0.05, 0.05, rank=3)
+    assert decide(evidence, Thresholds(contradict_top=1), nli=True).label == "consistent"
+
+
+def test_similarity_not_list_order_picks_who_may_contradict():
+    evidence = [ev(0.5, 0.05, 0.05, 0.9, rank=1), ev(0.9, 0.1, 0.8, 0.1, rank=2)]
+    assert decide(evidence, Thresholds(contradict_top=1), nli=True).label == "novel"
+    assert decide(evidence[::-1], Thresholds(contradict_top=1), nli=True).label == "novel"
+
+
+def test_shortfall_says_when_a_contradiction_was_not_counted():
+    from verify.verdict import may_contradict, shortfall
+
+    evidence = [ev(0.8, 0.1, 0.8, 0.1, rank=1), ev(0.7, 0.1, 0.2, 0.7, rank=2), ev(0.1, 0.1, 0.8, 0.1, rank=3)]
+    t = Thresholds(contradict_top=1, contradict=0.8)
+    assert may_contradict(evidence, t) == [0]
+    assert "not counted" in shortfall(evidence[1], t, True, counts_against=False)
+    assert "< 0.80" in shortfall(evidence[1], t, True, counts_against=True)
+
+
 def test_thresholds_are_respected():
     evidence = [ev(0.6, 0.55, 0.4, 0.05)]
     assert decide(evidence, T, nli=True).label == "consistent"

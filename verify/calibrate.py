@@ -26,6 +26,7 @@ GRID = {
     "contradict": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
     "related": [0.2, 0.3, 0.4, 0.5],
     "mismatch_p": [0.0, 0.55, 0.75],
+    "contradict_top": [1, 2, 3, 50],  # 50: every related sentence may contradict
 }
 SHIPPED = Path(__file__).parent / "calibration.json"
 

@@ -11,7 +11,7 @@ from . import __version__
 from .claims import is_check_worthy, split_frame, validate_claim_text
 from .corpus import Corpus
 from .errors import CorpusError, InputError
-from .verdict import Evidence, Thresholds, Verdict, decide, shortfall
+from .verdict import Evidence, Thresholds, Verdict, decide, may_contradict, shortfall
 
 DEFAULT_K = 5
 
@@ -40,6 +40,7 @@ class ClaimResult:
         return split_frame(self.text)[1]
 
     def to_dict(self) -> dict:
+        counted = may_contradict(self.evidence, self.thresholds)
         return {
             "claim_id": self.claim_id, "text": self.text, "document_id": self.document_id,
             "start": self.start, "end": self.end, "label": self.verdict.label, "score": self.verdict.score,
@@ -47,9 +48,9 @@ class ClaimResult:
             "frame": self.frame, "proposition": self.proposition,
             "flags": self.verdict.flags, "quotes": self.verdict.quotes,
             "review": ({k: self.review[k] for k in ("label", "note", "by", "at")} if self.review else None),
-            "evidence": [evidence_dict(e) | ({"why_not": shortfall(e, self.thresholds, self.nli)}
+            "evidence": [evidence_dict(e) | ({"why_not": shortfall(e, self.thresholds, self.nli, i in counted)}
                                              if self.verdict.label == "novel" else {})
-                         for e in self.evidence],
+                         for i, e in enumerate(self.evidence)],
         }
 
 
@@ -328,14 +329,19 @@ def _annotate(evidence: list[dict], claim: dict, label: str, manifest: dict) -> 
     """
     from .evidence import mismatches
 
-    t = Thresholds(**{k: v for k, v in (manifest.get("thresholds") or {}).items()
-                      if k in Thresholds.__dataclass_fields__})
+    recorded = manifest.get("thresholds") or {}
+    t = Thresholds(**{k: v for k, v in recorded.items() if k in Thresholds.__dataclass_fields__})
+    if "contradict_top" not in recorded:  # runs from before the limit let every related sentence contradict
+        t.contradict_top = len(evidence)
     proposition = claim.get("proposition") or split_frame(claim["text"])[1]
+    scored = []
     for e in evidence:
         found = mismatches(proposition, e["text"]) if e["similarity"] >= t.related else []
         e["mismatches"] = [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in found]
         e["why_not"] = None
-        if label == "novel":
-            ev = Evidence({}, e["rank"], e["similarity"], e["p_entail"], e["p_neutral"], e["p_contradict"],
-                          mismatches=found)
-            e["why_not"] = shortfall(ev, t, manifest.get("nli_model") is not None)
+        scored.append(Evidence({}, e["rank"], e["similarity"], e["p_entail"], e["p_neutral"], e["p_contradict"],
+                               mismatches=found))
+    if label == "novel":
+        counted = may_contradict(scored, t)
+        for i, (e, ev) in enumerate(zip(evidence, scored)):
+            e["why_not"] = shortfall(ev, t, manifest.get("nli_model") is not None, i in counted)

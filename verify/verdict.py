@@ -7,7 +7,11 @@ official sentence as premise and the claim as hypothesis.
 Rules (thresholds in ``Thresholds``, recorded in every run's manifest):
 
 * Only *related* evidence counts (similarity >= ``related``): NLI on unrelated pairs is noise.
-* support = max P(entail) over related evidence; against = max P(contradict).
+* support = max P(entail) over related evidence; against = max P(contradict) over the
+  ``contradict_top`` most similar related evidence sentences only. The asymmetry is deliberate:
+  any related sentence may paraphrase the claim, but a contradiction must be about the same
+  fact, and the sentences most similar to the claim are the likeliest to be; NLI models call
+  contradiction on merely topic-adjacent pairs far more often than entailment.
 * consistent if support >= ``entail`` and support >= against;
   contradictory if against >= ``contradict`` and against > support;
   otherwise novel. When both support and against pass their thresholds the verdict is
@@ -41,6 +45,7 @@ class Thresholds:
     mismatch_sim: float = 0.6
     mismatch_p: float = 0.6
     quote: float = 0.9
+    contradict_top: int = 2  # how many of the most similar related sentences may contradict
     source: str = "built-in defaults"
     # label -> isotonic steps [(upper raw score, calibrated score)], from `verify calibrate`
     score_steps: dict = field(default_factory=dict)
@@ -97,13 +102,27 @@ def against_score(e: Evidence, t: Thresholds) -> float:
     return p
 
 
-def shortfall(e: Evidence, t: Thresholds, nli: bool) -> str:
-    """Why this evidence did not decide the claim (shown for novel verdicts)."""
+def may_contradict(evidence: list[Evidence], t: Thresholds) -> list[int]:
+    """Indices of the evidence whose contradiction counts: the ``contradict_top`` most similar related ones."""
+    related = [(i, e) for i, e in enumerate(evidence) if e.similarity >= t.related]
+    closest = sorted(related, key=lambda ie: (-ie[1].similarity, ie[0]))[:max(1, t.contradict_top)]
+    return [i for i, _ in closest]
+
+
+def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True) -> str:
+    """Why this evidence did not decide the claim (shown for novel verdicts).
+
+    Args:
+        counts_against: whether its contradiction could count (see ``may_contradict``).
+    """
     if e.similarity < t.related:
         return f"not closely related (similarity {e.similarity:.2f} < {t.related:.2f})"
     if not nli:
         return f"similarity {e.similarity:.2f} below {t.sim_consistent:.2f}, no NLI model to judge"
-    parts = [f"entail p={e.p_entail:.2f} < {t.entail:.2f}", f"contradict p={against_score(e, t):.2f} < {t.contradict:.2f}"]
+    against = (f"contradict p={against_score(e, t):.2f} < {t.contradict:.2f}" if counts_against else
+               f"contradict p={against_score(e, t):.2f} not counted: only the {t.contradict_top} most "
+               "similar sentences may contradict")
+    parts = [f"entail p={e.p_entail:.2f} < {t.entail:.2f}", against]
     if (e.p_neutral or 0) >= 0.5:
         parts.insert(0, f"related but neutral (p={e.p_neutral:.2f}): it neither supports nor denies the claim")
     return "; ".join(parts)
@@ -153,7 +172,8 @@ def _decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[
         return Verdict("novel", round(1 - max(0.0, best.similarity), 4),
                        f"no closely related official statement (best similarity {best.similarity:.2f})", decisive=i)
     si, sup = max(related, key=lambda ie: (ie[1].p_entail, ie[1].similarity))
-    ci, con = max(related, key=lambda ie: (against_score(ie[1], t), ie[1].similarity))
+    closest = [(i, evidence[i]) for i in may_contradict(evidence, t)]
+    ci, con = max(closest, key=lambda ie: (against_score(ie[1], t), ie[1].similarity))
     support, against = sup.p_entail, against_score(con, t)
     by_quote = quote_support > support
     if by_quote:
