@@ -89,6 +89,20 @@ def kill_after(db: Path, args, delay: float, env: dict | None = None) -> Outcome
     return Outcome(p.returncode, first + out, err, time.monotonic() - t0)
 
 
+def kill_on(db: Path, args, line: str, env: dict | None = None) -> Outcome:
+    """Start the worker and SIGKILL it as soon as it prints ``line`` on stdout."""
+    p = spawn(db, *args, env=env)
+    seen = []
+    t0 = time.monotonic()
+    for out_line in p.stdout:
+        seen.append(out_line)
+        if out_line.rstrip("\n") == line:
+            os.kill(p.pid, signal.SIGKILL)
+            break
+    out, err = p.communicate(timeout=60)
+    return Outcome(p.returncode, "".join(seen) + out, err, time.monotonic() - t0)
+
+
 # --- looking at a database after a crash ------------------------------------------------------
 
 def connect(db: Path) -> sqlite3.Connection:

@@ -266,55 +266,65 @@ def _copy_with_index(src, dst_dir):
     return db
 
 
-def test_kill_during_check_is_never_taken_for_a_verdict(tmp_path, checked_base):
+def _after_check_kill(db: Path, o, report) -> list[tuple[str, int]]:
+    """What a killed check left, checked; then a rerun that must complete the work."""
     from verify.corpus import Corpus
     from verify.export import latest_results
 
+    assert "Traceback" not in o.stderr, o.stderr
+    assert ck.db_problems(db) == []
+    runs = _runs(db)
+    # A run is 'ok' only when complete. SIGKILL leaves no chance to record 'failed': a killed
+    # run stays 'running'. (A kill can also land after the run was recorded, before exit.)
+    assert all(r["verdicts"] == N_CLAIMS for r in runs if r["status"] == "ok"), runs
+    assert all(r["status"] in ("ok", "running", "failed") for r in runs), runs
+    finished = any(r["status"] == "ok" for r in runs)
+    assert finished or o.killed
+    corpus = Corpus(db)
+    claim_ids = [r[0] for r in corpus.db.execute("select id from claims")]
+    if not finished:
+        assert all(corpus.latest_verdict(c) is None for c in claim_ids)
+        assert ck.scalar(db, "select count(*) from latest_verdicts") == 0
+        assert ck.scalar(db, "select count(*) from claim_verdicts") == 0
+        assert latest_results(corpus)[1] == []
+    corpus.close()
+
+    again = ck.run_ok(db, "check", report)  # rerun: completes the work in a new run
+    assert again["claims"] == N_CLAIMS
+    assert ck.db_problems(db) == []
+    corpus = Corpus(db)
+    new_run = again["run_id"]
+    assert corpus.run(new_run)["status"] == "ok"
+    claim_ids = [r[0] for r in corpus.db.execute("select id from claims")]
+    assert len(claim_ids) == N_CLAIMS  # the killed run's claims were reused, not duplicated
+    assert all(corpus.latest_verdict(c)["run_id"] == new_run for c in claim_ids)
+    assert ck.scalar(db, "select count(*) from latest_verdicts") == N_CLAIMS
+    assert {r["run_id"] for r in latest_results(corpus)[1]} == {new_run}
+    corpus.close()
+    # A nightly recheck builds on the completed run only.
+    recheck = ck.run_ok(db, "recheck")
+    assert recheck["claims"] == N_CLAIMS and recheck["rescored"] == 0 and not recheck["model_loaded"]
+    return [(r["status"], r["verdicts"]) for r in runs]
+
+
+def test_kill_during_check_is_never_taken_for_a_verdict(tmp_path, checked_base):
     base, report = checked_base
     slow = ck.worker_env(FAKE_SLOW_MS=1)
-    ref_db = _copy_with_index(base, tmp_path / "ref")
-    reference = ck.run(ref_db, "check", report, env=slow)
+    # Deterministic: killed right after the first batch of verdicts was stored, mid-run.
+    db = _copy_with_index(base, tmp_path / "kill-batch")
+    o = ck.kill_on(db, ["check", report], "stored 64", env=slow)
+    assert o.killed, o.stdout + o.stderr[-2000:]
+    [(status, stored)] = _after_check_kill(db, o, report)
+    assert status == "running" and 64 <= stored < N_CLAIMS  # the next batch is ~0.3 s of fake NLI away
+    # Timed: kills spread over an uninterrupted run's length, wherever they land.
+    reference = ck.run(_copy_with_index(base, tmp_path / "ref"), "check", report, env=slow)
     assert reference.returncode == 0 and reference.result["claims"] == N_CLAIMS, reference.stderr
     outcomes = []
     for fraction in FRACTIONS:
         db = _copy_with_index(base, tmp_path / f"kill{fraction}")
         o = ck.kill_after(db, ["check", report], fraction * reference.seconds, env=slow)
-        assert "Traceback" not in o.stderr, o.stderr
-        assert ck.db_problems(db) == []
-        runs = _runs(db)
-        outcomes.append((fraction, o.killed, [(r["status"], r["verdicts"]) for r in runs]))
-        # A run is 'ok' only when complete. SIGKILL leaves no chance to record 'failed': a killed
-        # run stays 'running'. (A kill can also land after the run was recorded, before exit.)
-        assert all(r["verdicts"] == N_CLAIMS for r in runs if r["status"] == "ok"), runs
-        assert all(r["status"] in ("ok", "running", "failed") for r in runs), runs
-        finished = any(r["status"] == "ok" for r in runs)
-        assert finished or o.killed
-        corpus = Corpus(db)
-        claim_ids = [r[0] for r in corpus.db.execute("select id from claims")]
-        if not finished:
-            assert all(corpus.latest_verdict(c) is None for c in claim_ids)
-            assert ck.scalar(db, "select count(*) from latest_verdicts") == 0
-            assert ck.scalar(db, "select count(*) from claim_verdicts") == 0
-            assert latest_results(corpus)[1] == []
-        corpus.close()
-
-        again = ck.run_ok(db, "check", report)  # rerun: completes the work in a new run
-        assert again["claims"] == N_CLAIMS
-        assert ck.db_problems(db) == []
-        corpus = Corpus(db)
-        new_run = again["run_id"]
-        assert corpus.run(new_run)["status"] == "ok"
-        claim_ids = [r[0] for r in corpus.db.execute("select id from claims")]
-        assert len(claim_ids) == N_CLAIMS  # the killed run's claims were reused, not duplicated
-        assert all(corpus.latest_verdict(c)["run_id"] == new_run for c in claim_ids)
-        assert ck.scalar(db, "select count(*) from latest_verdicts") == N_CLAIMS
-        assert {r["run_id"] for r in latest_results(corpus)[1]} == {new_run}
-        corpus.close()
-        # A nightly recheck builds on the completed run only.
-        recheck = ck.run_ok(db, "recheck")
-        assert recheck["claims"] == N_CLAIMS and recheck["rescored"] == 0 and not recheck["model_loaded"]
+        outcomes.append((fraction, o.killed, _after_check_kill(db, o, report)))
     print("check kills (fraction, killed, [(run status, verdicts stored)]):", outcomes)
-    assert any(killed and any(0 < v < N_CLAIMS for _, v in runs) for _, killed, runs in outcomes), outcomes
 
 
 @pytest.fixture(scope="module")

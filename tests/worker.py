@@ -9,7 +9,8 @@ Usage::
     python tests/worker.py DB cli ARGS...                # the real `verify` command line, fake models
 
 The worker prints ``ready`` on stdout once the corpus is open (so a test can time a kill
-from there), then one JSON line with the result. A ``VerifyError`` is printed as one
+from there), ``stored N`` after each batch of verdicts a check stores, then one JSON line
+with the result. A ``VerifyError`` is printed as one
 ``error: ...`` line on stderr with exit status 2, the way the real command line does;
 anything else is left to raise (a traceback is a test failure).
 
@@ -222,7 +223,14 @@ def cmd_check(corpus, report: str) -> dict:
         if r.error:
             raise InputError(r.error)
     doc_ids = list(dict.fromkeys(r.document_id for r in results))
-    run = make_checker(corpus).check_documents(doc_ids)
+    done = 0
+
+    def progress(n: int) -> None:  # after each batch's verdicts are stored: a kill point tests can wait for
+        nonlocal done
+        done += n
+        print(f"stored {done}", flush=True)
+
+    run = make_checker(corpus).check_documents(doc_ids, progress)
     return {"run_id": run.run_id, "claims": len(run.results), "counts": run.counts(), "documents": doc_ids}
 
 
