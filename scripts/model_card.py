@@ -32,9 +32,9 @@ claim (hypothesis). It loads from this folder with no network.
   training and 256 in serving; a truncated pair is recorded as such.
 
 ## Training
-{train_pairs:,} pairs of `train_mix.jsonl` ({val_pairs:,} held out, stratified by label, seed
-{seed}; every run uses the same split), length-bucketed batches with dynamic padding, on a
-2-core CPU, in {n_runs} run(s), each AdamW with linear warm-up and decay:
+`train_mix.jsonl` with {val_pairs:,} pairs held out (stratified by label, seed {seed}; every
+run uses the same split and never trains on it), length-bucketed batches with dynamic
+padding, on a 2-core CPU, in {n_runs} run(s), each AdamW with linear warm-up and decay:
 
 {runs}
 
@@ -64,6 +64,12 @@ removed before training:
 | FEVER shared-task dev as NLI (Thorne et al. 2018) | 13,175 | CC BY-SA 3.0 | asaakyan/covidfact |
 | Counterfactually augmented SNLI (Kaushik et al. 2020) | 10,635 | Apache-2.0 / SNLI-derived | acmi-lab/counterfactually-augmented-data |
 | SciTail dev (Khot et al. 2018) | 2,126 | Apache-2.0 | felipessalvatore/NLI_datasets |
+
+A run that names FEVER-derived neutral pairs also trained on pairs that
+`scripts/fever_neutrals.py` builds from the FEVER rows above: a FEVER claim with the most
+similar evidence passage of *another* FEVER claim, labelled neutral (the FEVER rows are all
+entailment or contradiction), keeping only pairs the previous run was not confident of
+either way. They carry FEVER's licence (CC BY-SA 3.0).
 
 SNLI, MultiNLI and FEVER are share-alike sets: this card is their attribution, together
 with the all-MiniLM-L6-v2 authors (sentence-transformers, Reimers and Gurevych), and any
@@ -98,8 +104,14 @@ def main(argv=None) -> int:
     while record:  # a continued run keeps the record of the run it started from
         chain.insert(0, record)
         record = record.get("continued_from")
+    def data(r: dict) -> str:
+        if r.get("extra"):
+            n_mix = r.get("train_sample") or "all"
+            return f"{r['train_pairs']:,} pairs ({n_mix} of the mix's training pairs plus FEVER-derived neutral pairs)"
+        return f"{r['train_pairs']:,} pairs of the mix"
+
     runs = "\n".join(
-        f"{i}. {r['epochs']} epochs, batch {r['batch_size']}, lr {r['lr']}, max length {r['max_length']}"
+        f"{i}. {data(r)}, {r['epochs']} epochs, batch {r['batch_size']}, lr {r['lr']}, max length {r['max_length']}"
         f"{' (continued from run ' + str(i - 1) + ')' if i > 1 else ''}; held-out accuracy after it "
         f"{r['val_accuracy']:.4f}:\n   `{r['command']}`" for i, r in enumerate(chain, 1))
     fields = {k: v for k, v in train.items() if k != "continued_from"}

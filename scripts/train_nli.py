@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint-every", type=int, default=300, help="steps")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop at a checkpoint after this long (0: no limit)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--extra", type=Path, default=None,
+                    help="more training pairs (JSONL), added after the validation split is held out")
+    ap.add_argument("--train-sample", type=int, default=0,
+                    help="train on a stratified sample of this many pairs of --data (0: all), plus --extra")
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -153,6 +157,16 @@ def main(argv: list[str] | None = None) -> int:
 
     pairs = read_pairs(args.data)
     train, val = stratified_split(pairs, args.val_size, args.seed)
+    if args.train_sample:
+        # Same stratified draw, so a short continued run keeps the label mix of the data.
+        _, train = stratified_split(train, args.train_sample, args.seed + 1)
+    if args.extra:
+        # Extra pairs never enter validation, and a pair already in the data is not added twice.
+        known = {(p["premise"], p["hypothesis"]) for p in pairs}
+        extra = [p for p in read_pairs(args.extra) if (p["premise"], p["hypothesis"]) not in known]
+        train = train + extra
+        random.Random(args.seed).shuffle(train)
+        log(f"{len(extra)} extra training pairs from {args.extra}")
     with open(args.work / "val.jsonl", "w", encoding="utf-8") as f:
         for p in val:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
@@ -262,7 +276,8 @@ def export(model, tok, args, metrics, n_train) -> None:
         base = prior["base"]
     record = {
         "labels": LABELS, "base": base,
-        "data": str(args.data), "train_pairs": n_train, "val_pairs": metrics["n"],
+        "data": str(args.data), "extra": str(args.extra) if args.extra else None,
+        "train_sample": args.train_sample or None, "train_pairs": n_train, "val_pairs": metrics["n"],
         "val_accuracy": round(metrics["accuracy"], 4), "epochs": args.epochs, "batch_size": args.batch_size,
         "lr": args.lr, "max_length": args.max_length, "seed": args.seed,
         "command": "python scripts/train_nli.py " + " ".join(sys.argv[1:]),
