@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast eval bench clean
+.PHONY: setup demo test test-fast lint eval bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,10 @@ test: setup
 	$(BIN)/python -m pytest -q tests
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m "not slow and not crash and not subprocess" tests
+
+lint: setup
+	$(BIN)/ruff check verify scripts tests
 
 eval: setup
 	$(BIN)/verify eval ../shared/eval/vitaminc_dev.jsonl

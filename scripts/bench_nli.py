@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 from verify.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
+
+from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 
 
 def sample_pairs(n: int, seed: int = 7) -> list[tuple[str, str]]:

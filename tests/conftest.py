@@ -13,15 +13,18 @@ from pathlib import Path
 
 import pytest
 
-SEEDS = Path("/work/shared/seeds")
-EVAL_DIR = Path("/work/shared/eval")
 REPO = Path(__file__).resolve().parents[1]
+# ../shared beside the repository: the seed documents and labelled data. Tests that need
+# it skip (see ``needs_shared``) where it is absent, as on a fresh clone without it.
+SHARED = REPO.parent / "shared"
+SEEDS = SHARED / "seeds"
+EVAL_DIR = SHARED / "eval"
+needs_shared = pytest.mark.skipif(not SEEDS.exists(), reason="../shared (seed documents, eval data) is not beside the repo")
 
 # The fakes live in tests/fakes.py so that subprocess workers (tests/worker.py) can use them too.
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes import NEGATIONS, STOPWORDS, FakeEmbedder, FakeNLI, content_words, words  # noqa: F401
-
 
 # --- a tiny hand-written corpus ---------------------------------------------------------
 

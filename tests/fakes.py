@@ -108,13 +108,23 @@ class FakeNLI:
 
 
 class FakeEntityTagger:
-    """Stands in for the spaCy pipeline in subprocess workers: finds no entities, instantly."""
+    """Stands in for the spaCy pipeline in subprocess workers: finds no entities and no
+    parse, instantly (attribution then uses only its patterns: "according to X", "..., X said")."""
 
     class _Doc:
         ents = ()
 
+        def __init__(self, text: str = ""):
+            self.text = text
+
+        def __iter__(self):
+            return iter(())
+
+        def char_span(self, *args, **kwargs):
+            return None
+
     def __call__(self, text):
-        return self._Doc()
+        return self._Doc(text)
 
     def pipe(self, texts, batch_size=128):
-        return (self._Doc() for _ in texts)
+        return (self._Doc(t) for t in texts)

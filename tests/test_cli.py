@@ -131,8 +131,15 @@ def test_check_an_ingested_report_by_id_and_every_format(fake_models, files):
 def test_claim_explain_runs(fake_models, files):
     db = files / "corpus.db"
     ingest_official(files, db)
+    # scratch work by default: a verdict, and nothing stored
     r = invoke("claim", "Washington is ready to discuss reciprocal limits on military exercises.", "--db", db,
-               "--format", "json", "-q")
+               "--format", "json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["run"]["id"] is None and out["claims"][0]["claim_id"] is None and "not saved" in r.stderr
+    assert Corpus(db).count("claims") == 0 and Corpus(db).count("runs") == 0
+    r = invoke("claim", "Washington is ready to discuss reciprocal limits on military exercises.", "--db", db,
+               "--format", "json", "-q", "--save")
     assert r.exit_code == 0, r.output
     claim = json.loads(r.stdout)["claims"][0]
     assert claim["label"] == "consistent" and claim["start"] is None
@@ -189,6 +196,7 @@ def test_version_and_help():
         assert cmd in r.stdout
 
 
+@pytest.mark.subprocess
 def test_main_turns_late_errors_into_one_line(fake_models, files, monkeypatch, capsys):
     """An error raised after the models are loaded (no official statements) is still clean."""
     monkeypatch.setattr(sys, "argv", ["verify", "check", str(files / "leak.txt"), "--db", str(files / "c.db"), "-q"])
@@ -269,8 +277,8 @@ BAD = {
                    ["ingest", "official", "a.txt", "--date", "26/01/2022", "-q"], "is not a date like 2022-01-26"),
     "javascript --url": (lambda t: (t / "a.txt").write_text("NATO met Russia in Geneva on Monday."),
                          ["ingest", "official", "a.txt", "--url", "javascript:alert(1)", "-q"], "not an http(s) URL"),
-    "unsupported extension": (lambda t: (t / "s.pdf").write_bytes(b"%PDF-1.7"), ["ingest", "official", "s.pdf", "-q"],
-                              "unsupported format '.pdf'"),
+    "unsupported extension": (lambda t: (t / "s.docx").write_bytes(b"PK\x03\x04"), ["ingest", "official", "s.docx", "-q"],
+                              "unsupported format '.docx'"),
     "non-English": (lambda t: (t / "de.txt").write_text(
         "Die Vereinigten Staaten haben Russland heute ihre schriftliche Antwort übergeben, und wir bleiben "
         "der offenen Tür der NATO verpflichtet."), ["ingest", "official", "de.txt", "-q"], "does not look like English"),
@@ -299,6 +307,7 @@ BAD = {
 
 
 @pytest.mark.parametrize("name", list(BAD))
+@pytest.mark.subprocess
 def test_bad_input_gives_one_clean_error_line(name, tmp_path, poisoned):
     setup, args, fragment = BAD[name]
     if setup:
@@ -308,8 +317,9 @@ def test_bad_input_gives_one_clean_error_line(name, tmp_path, poisoned):
     assert proc.returncode == 2
 
 
+@pytest.mark.subprocess
 def test_bad_ingest_leaves_the_corpus_unchanged(tmp_path, poisoned):
-    (tmp_path / "good.txt").write_text("NATO met Russia in Geneva on Monday, officials said.\n")
+    (tmp_path / "good.txt").write_text("NATO met Russia in Geneva on Monday.\n")  # no reporting cue: no parser
     assert run_verify(["ingest", "official", "good.txt", "-q"], tmp_path, poisoned).returncode == 0
     (tmp_path / "bad.jsonl").write_text('{"text": "A fine statement about talks."}\n{broken\n')
     proc = run_verify(["ingest", "official", "bad.jsonl", "-q"], tmp_path, poisoned)
@@ -318,8 +328,9 @@ def test_bad_ingest_leaves_the_corpus_unchanged(tmp_path, poisoned):
     assert c.count("documents") == 1 and c.count("sentences") == 1
 
 
+@pytest.mark.subprocess
 def test_mixed_batch_reports_each_bad_file_and_keeps_the_good(tmp_path, poisoned):
-    (tmp_path / "good.txt").write_text("NATO met Russia in Geneva on Monday, officials said.\n")
+    (tmp_path / "good.txt").write_text("NATO met Russia in Geneva on Monday.\n")  # no reporting cue: no parser
     (tmp_path / "empty.txt").write_bytes(b"")
     proc = run_verify(["ingest", "official", "good.txt", "empty.txt"], tmp_path, poisoned)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -329,6 +340,7 @@ def test_mixed_batch_reports_each_bad_file_and_keeps_the_good(tmp_path, poisoned
     assert Corpus(tmp_path / "corpus.db").count("documents") == 1
 
 
+@pytest.mark.subprocess
 def test_latin1_with_encoding_is_accepted(tmp_path, poisoned):
     _latin1(tmp_path / "l.txt")
     proc = run_verify(["ingest", "official", "l.txt", "--encoding", "latin-1"], tmp_path, poisoned)
@@ -336,12 +348,14 @@ def test_latin1_with_encoding_is_accepted(tmp_path, poisoned):
     assert "1 added" in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_invalid_option_value_is_a_usage_error_without_traceback(tmp_path, poisoned):
     proc = run_verify(["claim", "NATO will reopen its office.", "--k", "0"], tmp_path, poisoned)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "Invalid value" in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_help_needs_no_model_library(tmp_path, poisoned):
     proc = run_verify(["--help"], tmp_path, poisoned)
     assert proc.returncode == 0, proc.stderr
@@ -351,8 +365,48 @@ def test_help_needs_no_model_library(tmp_path, poisoned):
     assert "Traceback" not in proc.stderr and "Usage" in (proc.stdout + proc.stderr)
 
 
+@pytest.mark.subprocess
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "verify"
     assert exe.exists()
     proc = subprocess.run([str(exe), "version"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0 and proc.stdout.startswith("verify ")
+
+
+def test_progress_in_a_log_says_how_far_and_how_long(capsys, monkeypatch):
+    import verify.cli as cli
+
+    monkeypatch.setattr(cli._Progress, "LOG_EVERY", 0.0)
+    with cli._Progress("index", 4, quiet=False) as advance:
+        for _ in range(4):
+            advance(1)
+    err = capsys.readouterr().err
+    assert "index: 1/4 (25%), about" in err and "left" in err and "4/4" not in err
+    with cli._Progress("index", 4, quiet=True) as advance:
+        advance(2)
+    assert capsys.readouterr().err == ""
+
+
+def test_check_takes_any_language_for_a_report_in_an_unsupported_language(fake_models, files):
+    db = files / "corpus.db"
+    ingest_official(files, db)
+    french = files / "rapport.txt"
+    french.write_text("Le journal a publié aujourd'hui les documents qui seraient les réponses confidentielles "
+                      "de l'OTAN et des États-Unis aux demandes de sécurité de Moscou.\n", encoding="utf-8")
+    refused = invoke("check", french, "--db", db, "-q")
+    assert refused.exit_code != 0 and "--any-language" in str(refused.exception)
+    ok = invoke("check", french, "--db", db, "-q", "--any-language", "--format", "json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["claims"]
+
+
+def test_the_table_follows_the_terminal_width(monkeypatch):
+    import sys
+
+    from verify import render
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=(160, 24): __import__("os").terminal_size((100, 40)))
+    assert render._width() == 100
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert render._width() == 160

@@ -15,13 +15,16 @@ import sys
 import threading
 import time
 
-import crashkit as ck
 import pytest
-from worker import write_official_dir, write_report
 
 from verify.corpus import Corpus
 from verify.errors import CorpusError
 from verify.recheck import corpus_lock
+
+import crashkit as ck
+from worker import write_official_dir, write_report
+
+pytestmark = pytest.mark.subprocess
 
 ITERATIONS = 4
 
@@ -254,10 +257,10 @@ def test_two_processes_creating_the_same_corpus_at_once(tmp_path, monkeypatch):
 def test_official_statement_ingested_during_a_check_does_not_crash_it(tmp_path):
     """Two connections to one file, as two processes would have: the checker's index is loaded,
     then another connection commits a new official statement, then the checker retrieves."""
+    from verify.check import Checker
+
     from conftest import OFFICIAL_TEXT, make_document
     from fakes import FakeEmbedder, FakeNLI
-
-    from verify.check import Checker
 
     db = tmp_path / "corpus.db"
     corpus = Corpus(db)
@@ -287,3 +290,32 @@ def test_opening_a_corpus_another_connection_is_writing_waits_for_it(tmp_path):
     assert corpus.schema_version() == len(corpus.db.execute("select * from _migrations").fetchall())
     assert corpus.db.execute("pragma journal_mode").fetchone()[0] == "wal"
     corpus.close()
+
+
+def test_a_writer_blocked_by_another_says_it_is_waiting_then_proceeds(tmp_path):
+    import threading
+    import time
+
+    from verify.corpus import Corpus
+
+    path = tmp_path / "corpus.db"
+    Corpus(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write in progress
+    waits: list[float] = []
+    done = threading.Event()
+
+    def write():
+        c = Corpus(path, on_wait=waits.append)
+        c.set_setting("official_side", ["US"])
+        c.close()
+        done.set()
+
+    t = threading.Thread(target=write)
+    t.start()
+    time.sleep(2.5)
+    assert not done.is_set() and waits and max(waits) >= 1.0  # waiting, and saying so
+    holder.execute("COMMIT")
+    t.join(10)
+    assert done.is_set()
+    assert Corpus(path).official_side() == ["US"]

@@ -17,9 +17,12 @@ import os
 import sqlite3
 from pathlib import Path
 
-import crashkit as ck
 import pytest
+
+import crashkit as ck
 from worker import write_official_dir, write_report
+
+pytestmark = pytest.mark.crash
 
 FRACTIONS = (0.02, 0.15, 0.3, 0.5, 0.7, 0.9)  # six kill points, as fractions of an uninterrupted run
 
@@ -208,10 +211,10 @@ def test_index_newer_than_a_restored_database_is_rebuilt(tmp_path, indexed):
 
 
 def test_index_of_a_different_corpus_with_the_same_sentence_count_is_not_trusted(tmp_path):
-    from fakes import FakeEmbedder
-
     from verify.corpus import Corpus
     from verify.index import VectorIndex
+
+    from fakes import FakeEmbedder
 
     db = tmp_path / "corpus.db"
     write_official_dir(tmp_path / "a", 4, 6, seed=1)

@@ -8,7 +8,7 @@ import pytest
 from verify.errors import InputError
 from verify.evaluate import evaluate, metrics, read_jsonl
 
-from conftest import EVAL_DIR, FakeEmbedder, FakeNLI
+from conftest import EVAL_DIR, FakeEmbedder, FakeNLI, needs_shared
 
 C, N, X = "consistent", "novel", "contradictory"
 
@@ -147,6 +147,7 @@ def test_evaluate_rejects_unknown_labels_and_missing_evidence(tmp_path):
         evaluate(str(path), embedder=FakeEmbedder(), nli=FakeNLI())
 
 
+@needs_shared
 @pytest.mark.parametrize("name", ["mnli_dev.jsonl", "vitaminc_dev.jsonl", "climate_fever_dev.jsonl"])
 def test_shared_eval_files_follow_the_format(name):
     rows = read_jsonl(EVAL_DIR / name, ("claim", "label", "evidence"))
@@ -155,9 +156,39 @@ def test_shared_eval_files_follow_the_format(name):
     assert all(isinstance(e.get("id"), str) for r in rows[:50] for e in r["evidence"])
 
 
+@needs_shared
 def test_evaluate_on_a_slice_of_shared_data_with_fakes():
     out = evaluate(str(EVAL_DIR / "mnli_dev.jsonl"), embedder=FakeEmbedder(), nli=FakeNLI(), k=3, limit=20)
     assert out["n"] + out["skipped"] == 20
     assert 0.0 <= out["macro_f1"] <= 1.0 and 0.0 <= out["accuracy"] <= 1.0
     assert sum(sum(row.values()) for row in out["confusion"].values()) == out["n"]
     assert out["recall_at_5"] is not None and 0.0 <= out["recall_at_5"] <= 1.0
+
+
+def test_an_evidence_id_reused_for_another_text_is_rekeyed_not_dropped(tmp_path):
+    # Numbered per claim: both claims call their evidence "e1", with different texts.
+    rows = [
+        {"id": "a", "claim": "Washington is ready to discuss limits on military exercises in Europe.", "label": C,
+         "evidence": [{"id": "e1", "text": "Washington is ready to discuss limits on military exercises in Europe."}],
+         "gold_evidence_ids": ["e1"]},
+        {"id": "b", "claim": "NATO will reopen its office in Moscow next spring.", "label": C,
+         "evidence": [{"id": "e1", "text": "NATO will reopen its office in Moscow next spring."}],
+         "gold_evidence_ids": ["e1"]},
+    ]
+    path = tmp_path / "claims.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = evaluate(str(path), embedder=FakeEmbedder(), nli=FakeNLI(), k=3, per_claim=True)
+    assert out["pool"] == 2 and out["recall_at_5"] == 1.0  # both texts in the pool, both gold found
+    assert out["warnings"] and "re-keyed" in out["warnings"][0]
+    assert [(c["id"], c["gold"], c["predicted"]) for c in out["claims"]] == [("a", C, C), ("b", C, C)]
+    assert out["claims"][1]["evidence"]["text"].startswith("NATO will reopen")
+    assert 0 <= out["contradiction_precision"] <= 1 and isinstance(out["needs_review"], int)
+
+
+def test_a_pool_file_giving_one_id_two_texts_is_refused(tmp_path):
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text(json.dumps({"claim": "x y z w", "label": C, "evidence": []}) + "\n")
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"id": "p1", "text": "One text."}\n{"id": "p1", "text": "Another text."}\n')
+    with pytest.raises(InputError, match="id 'p1' is given to two different texts"):
+        evaluate(str(claims), str(pool), embedder=FakeEmbedder(), nli=FakeNLI())

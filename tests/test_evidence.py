@@ -323,3 +323,34 @@ def test_only_same_subject_pairs_with_names_reach_the_model(monkeypatch):
     evidence.warm_entity_pairs([("NATO will station two battalions in Romania.",
                                  "NATO will station two battalions in Poland.")])
     assert len(seen) == 2
+
+
+# --- same subject, bounded numbers, mismatches that decide -------------------------------------------
+from verify.evidence import forced_mismatches, same_subject, subject_overlap  # noqa: E402
+
+
+def test_numbers_after_a_bound_are_not_exact():
+    assert numbers("more than 13,000 people and some 100,000 troops") == {100000.0: "100,000 troops"}
+    assert numbers("at least five ships") == {}
+
+
+def test_same_subject_is_the_share_of_the_claims_words_in_the_official_sentence():
+    claim = "None of the documents were officially released publicly."
+    official = "He explained that Washington would not release the document publicly."
+    assert subject_overlap(claim, official) == pytest.approx(0.75)  # document, releas, public of 4
+    assert same_subject(claim, official) and not same_subject(claim, "The talks resumed in Geneva on Monday.")
+
+
+def test_forced_mismatches_need_the_rest_of_the_claim_in_the_official_sentence():
+    found = forced_mismatches(["About 10,000 Russian soldiers are on the border with Ukraine."],
+                              ["There are about 100,000 soldiers on the Russian side of the border with Ukraine."])
+    assert [(m.kind, m.claim, m.official) for m in found] == [("number", "10,000 Russian", "100,000 soldiers")]
+    # same number kind, different subject: an insurgency's dead are not the troops at the border
+    assert forced_mismatches(["About 10,000 Russian soldiers are on the border with Ukraine."],
+                             ["More than 13,000 people have died in the insurgency in eastern Ukraine."]) == []
+    # polarity is for the NLI model to judge, never forced
+    assert forced_mismatches(["Washington will release the document."],
+                             ["Washington will not release the document."]) == []
+    # a clause of a long official sentence can carry the mismatch
+    assert forced_mismatches(["The talks began on January 26."],
+                             ["The talks began on January 14.", "The talks began on January 14."])[0].kind == "date"

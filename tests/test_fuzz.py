@@ -13,7 +13,6 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ import verify.ingest as ingest_mod
 from verify.errors import InputError
 from verify.ingest import ingest_paths, normalise_text, read_file
 
-from conftest import SEEDS
+from conftest import SEEDS, needs_shared
 
 ENGLISH = ("The United States delivered its written response to Russia on Wednesday. "
            "It sets out a serious diplomatic path forward, should Russia choose it.\n")
@@ -152,11 +152,13 @@ def test_directory_ingest_walks_supported_files_in_order(corpus, tmp_path):
     (d / "b.txt").write_text("The alliance proposed reciprocal limits on missile deployments.\n")
     (d / "a.md").write_text("# A\n\nThe United States will not halt the enlargement of NATO.\n")
     (d / "sub" / "c.html").write_text("<p>Russia was invited to the NATO-Russia Council.</p>")
-    (d / "notes.pdf").write_bytes(b"%PDF-1.4 not read")
+    (d / "notes.pdf").write_bytes(b"%PDF-1.4 not read")  # a broken PDF is read, and reported as failed
+    (d / "notes.docx").write_bytes(b"PK\x03\x04 not a supported format: skipped")
     (d / ".hidden.txt").write_text("A hidden file must not be ingested at all.\n")
     results = ingest_paths(corpus, "official", [d])
-    assert [os.path.relpath(r.source, d) for r in results] == ["a.md", "b.txt", os.path.join("sub", "c.html")]
-    assert all(r.created for r in results)
+    assert [os.path.relpath(r.source, d) for r in results] == ["a.md", "b.txt", "notes.pdf", os.path.join("sub", "c.html")]
+    assert [r.status for r in results] == ["added", "added", "error", "added"]
+    assert "truncated or corrupt" in results[2].error
     assert corpus.count("documents") == 3
 
 
@@ -232,7 +234,9 @@ BAD_FILES = {
     "nul": ("nul.txt", b"The talks resumed in Geneva.\x00\x00 More text here.", "binary"),
     "nul_late": ("nul2.txt", ENGLISH.encode() * 400 + b"\x00", "NUL"),
     "invalid_utf8": ("bad.txt", b"The talks \xff\xfe\xfa resumed in Geneva on Monday.", "UTF-8"),
-    "unsupported": ("statement.pdf", b"%PDF-1.7 some pdf", "unsupported format"),
+    "unsupported": ("statement.docx", b"PK\x03\x04" + bytes(range(256)), "unsupported format"),
+    "broken_pdf": ("statement.pdf", b"%PDF-1.7 some pdf", "truncated or corrupt"),
+    "pdf_named_txt": ("statement.txt", b"%PDF-1.7\n%%EOF\n", "binary"),
     "no_extension": ("README", ENGLISH.encode(), "unsupported format"),
     "html_without_text": ("empty.html", b"<html><head><script>var a = 1;</script></head><body></body></html>",
                           "no text"),
@@ -347,6 +351,7 @@ def test_jsonl_bad_kind_names_the_line(corpus, tmp_path):
 
 # --- seeds ------------------------------------------------------------------------------------
 
+@needs_shared
 def test_seed_files_ingest_with_exact_offsets(corpus):
     official = [p for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("002")]
     results = ingest_paths(corpus, "official", official)

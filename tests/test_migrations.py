@@ -13,13 +13,14 @@ import sqlite3
 import subprocess
 import sys
 
-import crashkit as ck
 import pytest
-from conftest import OFFICIAL_TEXT, REPORT_TEXT, make_document
 
 import verify.corpus as corpus_mod
 from verify.corpus import MIGRATIONS, SCHEMA_VERSION, Corpus
 from verify.errors import CorpusError
+
+import crashkit as ck
+from conftest import OFFICIAL_TEXT, REPORT_TEXT, make_document
 
 VIEWS = ("latest_verdicts", "claim_verdicts", "official_sentences")
 
@@ -84,7 +85,8 @@ def test_old_database_with_data_is_upgraded_in_place(tmp_path, version):
     # ...and the upgraded data reads back through the new code paths
     v = corpus.latest_verdict(old["claim"])
     assert v["id"] == old["verdict"] and v["label"] == "consistent" and v["details"] is None
-    row = corpus.db.execute("select claim, label, best_evidence, evidence_speaker, human_label from claim_verdicts").fetchone()
+    row = corpus.db.execute(
+        "select claim, label, best_evidence, evidence_speaker, human_label from claim_verdicts").fetchone()
     assert row[1] == "consistent" and "reciprocal" in row[0] and "reciprocal" in row[2]
     assert row[3] == "Antony Blinken" and row[4] is None
     assert corpus.db.execute("select count(*) from official_sentences").fetchone()[0] == 4
@@ -151,7 +153,10 @@ def test_a_real_migration_failing_half_way_leaves_the_previous_version(tmp_path,
         assert "frame" not in columns(conn, "claims")
     if failing <= 3:
         assert "reviews" not in names
-    assert not names & set(VIEWS)
+    if failing <= 4:  # the views arrive with migration 5
+        assert not names & set(VIEWS)
+    if failing == 5:  # migration 6 rebuilds two of them: the old ones stand
+        assert "speakers" not in names and set(VIEWS) <= names
     assert [tuple(r) for r in conn.execute("select * from documents order by rowid")] == old["snapshot"]["documents"]
     conn.close()
     assert ck.db_problems(path) == []
@@ -161,6 +166,7 @@ def test_a_real_migration_failing_half_way_leaves_the_previous_version(tmp_path,
     corpus.close()
 
 
+@pytest.mark.crash
 def test_a_failing_first_migration_leaves_an_empty_file_that_opens_later(tmp_path, monkeypatch):
     path = tmp_path / "corpus.db"
     broken = [(MIGRATIONS[0][0], _failing(MIGRATIONS[0][1], "after")), *MIGRATIONS[1:]]
@@ -185,6 +191,7 @@ m.Corpus(sys.argv[1])
 
 
 @pytest.mark.parametrize("index", [1, SCHEMA_VERSION - 1])
+@pytest.mark.crash
 def test_process_killed_inside_a_migration_leaves_the_previous_version(tmp_path, index):
     path = tmp_path / "corpus.db"
     old = make_old(path, index)

@@ -6,13 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_recheck import CONFIRMATION
 
 from conftest import OFFICIAL_TEXT, REPORT_TEXT
-from test_recheck import CONFIRMATION
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "nightly-recheck"
-pytestmark = pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock(1)")
+pytestmark = [pytest.mark.subprocess,
+              pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock(1)")]
 
 
 @pytest.fixture

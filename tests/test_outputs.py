@@ -5,8 +5,9 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FakeEmbedder, OFFICIAL_TEXT, REPORT_TEXT
 from verify.cli import app
+
+from conftest import OFFICIAL_TEXT, REPORT_TEXT, FakeEmbedder
 
 
 @pytest.fixture
@@ -31,7 +32,8 @@ def checked_db(tmp_path, monkeypatch):
 
 def test_claimreview_is_valid_schema_org_json_ld(checked_db):
     _, run = checked_db
-    out = run("export", "--format", "claimreview")
+    out = run("export", "--format", "claimreview", "--desk", "The Verification Desk",
+              "--desk-url", "https://desk.example/leak-check", "--include-unreviewed")
     assert out.exit_code == 0, out.output
     reviews = json.loads(out.stdout)
     assert len(reviews) == 3
@@ -40,14 +42,41 @@ def test_claimreview_is_valid_schema_org_json_ld(checked_db):
         assert isinstance(r["claimReviewed"], str) and r["claimReviewed"]
         rating = r["reviewRating"]
         assert rating["@type"] == "Rating" and rating["worstRating"] <= rating["ratingValue"] <= rating["bestRating"]
-        assert rating["alternateName"] in ("Consistent with official statements", "Not addressed in official statements",
-                                           "Contradicted by official statements")
+        assert rating["alternateName"].startswith(("Consistent with official statements",
+                                                   "Not addressed in official statements",
+                                                   "Contradicted by official statements"))
         item = r["itemReviewed"]
         assert item["@type"] == "Claim" and item["author"]["name"] == "A Daily"
         assert item["datePublished"] == "2022-02-02"
         assert item["appearance"] == [{"@type": "CreativeWork", "url": "https://example.org/leak"}]
-        assert r["author"] == {"@type": "Organization", "name": "verify"}
+        assert r["author"] == {"@type": "Organization", "name": "The Verification Desk"}  # the desk, not the tool
+        assert r["url"].startswith("https://desk.example/leak-check#claim-")
         assert len(r["datePublished"]) == 10 and r["datePublished"][4] == "-"
+
+
+def test_claimreview_publishes_the_desks_review_and_by_default_nothing_else(checked_db):
+    db, run = checked_db
+    out = run("export", "--format", "claimreview", "--desk", "The Verification Desk")
+    assert out.exit_code == 0, out.output
+    (only,) = json.loads(out.stdout)  # claim 2 is the one reviewed
+    assert "url" not in only  # no --desk-url: no page to point to
+    assert only["reviewRating"]["alternateName"] == "Contradicted by official statements"
+    assert only["reviewRating"]["ratingValue"] == 1 and only["reviewRating"]["ratingExplanation"] == "denied on the record"
+    assert "1 reviewed claim(s) exported" in out.stderr and "--include-unreviewed" in out.stderr
+    # a later review changes what is published
+    assert run("review", "2", "--label", "consistent", "--note", "confirmed after all", "--by", "ana").exit_code == 0
+    (again,) = json.loads(run("export", "--format", "claimreview", "--desk", "The Verification Desk").stdout)
+    assert again["reviewRating"]["ratingValue"] == 5 and again["reviewRating"]["ratingExplanation"] == "confirmed after all"
+    # machine verdicts only on request, and marked
+    wide = json.loads(run("export", "--format", "claimreview", "--desk", "D", "--include-unreviewed").stdout)
+    marked = [r for r in wide if "not reviewed by the desk" in r["reviewRating"]["alternateName"]]
+    assert len(wide) == 3 and len(marked) == 2
+
+
+def test_claimreview_needs_a_desk_to_name_as_its_author(checked_db):
+    _, run = checked_db
+    out = run("export", "--format", "claimreview")
+    assert out.exit_code != 0 and "--desk" in str(out.exception)  # main() turns it into one line and exit 2
 
 
 def test_views_are_readable_with_plain_sqlite3_read_only(checked_db):
@@ -105,3 +134,18 @@ def test_unwritable_output_path_fails_clearly(checked_db, tmp_path):
         assert result.exit_code != 0 and "cannot write" in str(result.exception)
     finally:
         (tmp_path / "ro").chmod(0o700)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_respect_the_umask(tmp_path, mask, mode):
+    import os
+    import stat
+
+    from verify.util import atomic_write_bytes
+
+    old = os.umask(mask)
+    try:
+        atomic_write_bytes(tmp_path / "report.html", b"<p>x</p>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == mode

@@ -4,19 +4,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FakeEmbedder, FakeNLI, make_document
 
 from verify.check import Checker, evidence_trail, relation
 from verify.claims import split_frame
 from verify.evidence import normalise
 from verify.retrieve import Scope, find_quote, fts_query
 
+from conftest import FakeEmbedder, FakeNLI, make_document
+
 LIMITS = "Washington is ready to discuss reciprocal limits on military exercises in Europe."
 NOT_FOUND = "quote not found in any official statement"
 
 
-def make_checker(corpus, **kwargs) -> Checker:
-    return Checker(corpus, embedder=FakeEmbedder(), nli=FakeNLI(), k=3, **kwargs)
+def make_checker(corpus, nli=None, **kwargs) -> Checker:
+    return Checker(corpus, embedder=FakeEmbedder(), nli=nli or FakeNLI(), k=3, **kwargs)
 
 
 def stored_details(corpus, run_id: int, claim_id: int) -> dict:
@@ -252,13 +253,17 @@ def test_novel_verdict_explains_every_shortfall(corpus, populated):
 def test_trail_says_which_contradictions_were_not_counted(corpus, populated):
     from verify.verdict import Thresholds
 
-    run = make_checker(corpus, thresholds=Thresholds(contradict_top=1, related=0.1)).check_text(
-        "Washington is ready to discuss a secret tunnel under the embassy garden.")
+    # The closest sentence (reciprocal limits) is neutral; a less similar one (negated
+    # enlargement) contradicts, but only the most similar sentence may contradict.
+    run = make_checker(corpus, thresholds=Thresholds(contradict_top=1, related=0.1, subject_overlap=0, entail=0.95),
+                       nli=FakeNLI(overlap=0.5)).check_text("Washington will halt the enlargement of NATO office in Moscow.")
     (result,) = run.results
     trail = evidence_trail(corpus, result.claim_id)
     assert trail["verdict"]["label"] == "novel"
     whys = [e["why_not"] for e in trail["evidence"]]
-    assert "not counted" not in whys[0] and all("not counted: only the 1 most similar" in w for w in whys[1:])
+    contradicting = [e for e in trail["evidence"][1:] if e["p_contradict"] >= 0.5]
+    assert contradicting and "not counted" not in whys[0]
+    assert all("not counted: only the 1 most similar" in e["why_not"] for e in contradicting)
     assert [e["why_not"] for e in result.to_dict()["evidence"]] == whys
     # A run recorded before the limit existed let every related sentence contradict.
     manifest = json.loads(corpus.run(run.run_id)["manifest"])

@@ -4,11 +4,12 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FakeEmbedder, FakeNLI, make_document
 from verify.check import Checker
 from verify.cli import app
 from verify.errors import CorpusError
 from verify.recheck import recheck
+
+from conftest import FakeEmbedder, FakeNLI, make_document
 
 SETUP_KEYS = ("embed_model", "nli_model", "k", "retrieval", "scope", "thresholds")
 CONFIRMATION = ("MR PRICE: A secret tunnel was dug under the embassy garden last spring, "

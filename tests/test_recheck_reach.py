@@ -10,12 +10,13 @@ import random
 import pytest
 
 import verify.retrieve
-from conftest import FakeEmbedder, FakeNLI, make_document
 from verify.check import Checker
 from verify.claims import split_frame
 from verify.embed import embed_cached
 from verify.recheck import _latest, recheck
 from verify.retrieve import could_enter, lexical_search, retrieve
+
+from conftest import FakeEmbedder, FakeNLI, make_document
 
 SETUP_KEYS = ("embed_model", "nli_model", "k", "retrieval", "scope", "thresholds")
 NOUNS = ("ministers embassy tunnel treaty missiles border talks sanctions garrison pipeline harbour "

@@ -20,8 +20,16 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import crashkit as ck
 import pytest
+from typer.testing import CliRunner
+
+from verify.check import Checker
+from verify.errors import InputError
+from verify.export import EXPORT_FORMATS, Desk, export, html_report
+from verify.ingest import check_url, ingest_paths, read_file
+from verify.render import csv_safe, render_run
+
+import crashkit as ck
 from conftest import (
     OFFICIAL_TEXT,
     OFFICIAL_TEXT_2,
@@ -30,13 +38,6 @@ from conftest import (
     FakeNLI,
     make_document,
 )
-from typer.testing import CliRunner
-
-from verify.check import Checker
-from verify.errors import InputError
-from verify.export import EXPORT_FORMATS, export, html_report
-from verify.ingest import check_url, ingest_paths, read_file
-from verify.render import csv_safe, render_run
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -125,7 +126,7 @@ class _Collector(HTMLParser):
 
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "div", "span", "mark", "a",
-                "section", "strong", "table", "tr", "th", "td", "footer", "pre"}
+                "section", "strong", "table", "tr", "th", "td", "footer", "pre", "details", "summary", "input", "label"}
 
 
 @pytest.fixture
@@ -238,7 +239,8 @@ def test_report_and_export_write_exactly_the_path_given(tmp_path, monkeypatch):
         assert _files(tmp_path) - before == {(work / out).relative_to(tmp_path)}
         before = _files(tmp_path)
     for fmt in EXPORT_FORMATS:
-        r = runner.invoke(app, ["export", "--format", fmt, "-o", f"export.{fmt}", "--db", "corpus.db"])
+        r = runner.invoke(app, ["export", "--format", fmt, "-o", f"export.{fmt}", "--db", "corpus.db",
+                                "--desk", "The Desk", "--include-unreviewed"])
         assert r.exit_code == 0, r.output
         assert _files(tmp_path) - before == {(work / f"export.{fmt}").relative_to(tmp_path)}
         before = _files(tmp_path)
@@ -288,12 +290,13 @@ def test_ingest_check_report_and_export_make_no_network_attempt(tmp_path, corpus
     checker.check_text("NATO offered Russia talks on missile limits.")
     html_report(corpus, results[-1].document_id)
     for fmt in EXPORT_FORMATS:
-        export(corpus, fmt)
+        export(corpus, fmt, desk=Desk("The Desk", "https://desk.example/checks"), include_unreviewed=True)
     setup = {k: run.manifest[k] for k in ("embed_model", "nli_model", "k", "retrieval", "scope", "thresholds")}
     recheck(corpus, lambda: checker, setup=setup)
     assert socket_log == []
 
 
+@pytest.mark.subprocess
 def test_the_command_line_makes_no_network_attempt(tmp_path):
     """The real `verify` entry point in a fresh process (fake models), every socket call logged."""
     log = tmp_path / "net.log"
@@ -307,7 +310,8 @@ def test_the_command_line_makes_no_network_attempt(tmp_path):
     commands = [["ingest", "official", tmp_path / "statements", "-q"], ["index", "-q"],
                 ["check", tmp_path / "leak.txt", "--format", "json", "-q"],
                 ["claim", "NATO offered to reopen its office in Moscow.", "-q"],
-                ["report", "3", "--html", tmp_path / "page.html"], ["export", "--format", "claimreview"],
+                ["report", "3", "--html", tmp_path / "page.html"],
+                ["export", "--format", "claimreview", "--desk", "Desk", "--include-unreviewed"],
                 ["explain", "1"], ["recheck", "--all", "-q"], ["runs"]]
     for args in commands:
         proc = subprocess.run([sys.executable, str(ck.WORKER), str(db), "cli", *map(str, args)], env=env, check=False,
@@ -324,16 +328,19 @@ def test_the_command_line_makes_no_network_attempt(tmp_path):
     assert not log.exists() or log.read_text() == "", log.read_text()
 
 
+@pytest.mark.subprocess
 def test_importing_verify_turns_the_model_hubs_off():
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
                                                             "HF_HUB_DISABLE_TELEMETRY")}
     code = ("import os, sys, verify; print(os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'), "
             "os.environ.get('HF_HUB_DISABLE_TELEMETRY'), 'torch' in sys.modules or 'transformers' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, check=False, capture_output=True, text=True, timeout=60, cwd=REPO)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, check=False, capture_output=True, text=True,
+                          timeout=60, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1", "1", "1", "False"]
 
 
+@pytest.mark.subprocess
 def test_offline_is_set_before_any_verify_module_can_load_a_model_library():
     """Importing a submodule first (as `python -m verify` and `from verify.cli import app` do)
     still runs verify/__init__.py first."""

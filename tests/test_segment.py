@@ -6,7 +6,7 @@ import pytest
 from verify.ingest import normalise_text
 from verify.segment import is_boilerplate, segment, word_count
 
-from conftest import SEEDS
+from conftest import SEEDS, needs_shared
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 BOILERPLATE_LINES = [
@@ -34,6 +34,7 @@ def _assert_exact(text, sentences):
         previous_end = s.end
 
 
+@needs_shared
 def test_seed_files_are_present():
     assert len(SEED_FILES) == 5
 
@@ -49,6 +50,7 @@ def test_offsets_are_exact_on_seed_files(path):
             assert any(ch.isalpha() for ch in s.text)
 
 
+@needs_shared
 def test_leak_report_seed_drops_its_page_furniture():
     text = normalise_text((SEEDS / "002_ab1dd8fec3c35067.txt").read_text(encoding="utf-8"))
     assert "Back to top button" in text and "This post is also available in" in text
@@ -103,10 +105,14 @@ def test_speaker_carries_over_to_unlabelled_lines_of_the_same_turn():
     assert [s.speaker for s in out] == ["Secretary Blinken", "Secretary Blinken"]
 
 
-def test_default_speaker_applies_without_labels():
+def test_sentences_outside_transcript_turns_are_left_to_attribution():
+    # The document's speaker is a default for unattributed sentences, applied by
+    # verify.attribute, not stamped on every sentence here.
     out = segment("The response was delivered. It is confidential.", default_speaker="Antony Blinken")
-    assert [s.speaker for s in out] == ["Antony Blinken", "Antony Blinken"]
-    assert [s.speaker for s in segment("The response was delivered.")] == [None]
+    assert [(s.speaker, s.attribution) for s in out] == [(None, None), (None, None)]
+    turn = segment("QUESTION: Will it be released?\nSECRETARY BLINKEN: No.", default_speaker="Antony Blinken")
+    assert [(s.speaker, s.attribution, s.cue) for s in turn] == [
+        (None, "transcript", "QUESTION:"), ("Antony Blinken", "transcript", "SECRETARY BLINKEN:")]
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -158,3 +164,38 @@ def test_speaker_label_alone_on_its_line_sets_the_speaker():
     text = "SECRETARY BLINKEN:\nWe will not compromise on principles."
     out = segment(text)
     assert [(s.text, s.speaker) for s in out] == [("We will not compromise on principles.", "Secretary Blinken")]
+
+
+# --- clauses ---------------------------------------------------------------------------------------
+from verify.segment import clauses  # noqa: E402
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("While the Secretary General went over the contents of the reply in detail, the Secretary of State "
+     "had largely left the specifics confidential.",
+     ["The Secretary General went over the contents of the reply in detail.",
+      "The Secretary of State had largely left the specifics confidential."]),
+    ("While Washington is ready to engage with Moscow in dialogue, it continues to firmly support the "
+     "alliance's open door.",
+     ["Washington is ready to engage with Moscow in dialogue.",
+      "Washington continues to firmly support the alliance's open door."]),
+    ("Noting that “the alliance does not seek confrontation,” the paper says that the members “cannot and "
+     "will not compromise on the principles of their security.”",
+     ["The alliance does not seek confrontation.",
+      "The members cannot and will not compromise on the principles of their security."]),
+    ("The members have long insisted that membership is for sovereign states to decide for themselves, and "
+     "they pledged to keep the door open on Tuesday.",
+     ["The members have long insisted that membership is for sovereign states to decide for themselves.",
+      "They pledged to keep the door open on Tuesday."]),
+])
+def test_long_sentences_split_into_readable_clauses(text, expected):
+    assert clauses(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Washington would not release the document.",  # short: scored whole
+    "The response calls on Moscow to withdraw its forces from Ukraine, Georgia and the Republic of Moldova "
+    "where they are deployed without consent.",  # a list is not a clause boundary
+])
+def test_one_clause_sentences_are_not_split(text):
+    assert clauses(text) == []

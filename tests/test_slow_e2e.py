@@ -15,7 +15,7 @@ import pytest
 from verify.corpus import Corpus
 from verify.nli import BUNDLED_NLI
 
-from conftest import SEEDS
+from conftest import SEEDS, needs_shared
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +59,7 @@ def test_real_embedder_is_normalised_and_meaningful(real_embedder):
     assert real_embedder.encode([]).shape == (0, 384)
 
 
+@needs_shared
 def test_library_checks_the_seed_report_similarity_only(tmp_path, real_embedder):
     from verify.check import Checker, evidence_trail
     from verify.ingest import ingest_paths
@@ -112,6 +113,7 @@ def _check_seed_report(tmp_path, nli):
     return data
 
 
+@needs_shared
 def test_cli_checks_the_seed_report_similarity_only(tmp_path):
     data = _check_seed_report(tmp_path, "none")
     assert data["run"]["mode"] == "similarity-only" and data["run"]["nli_model"] is None
@@ -119,6 +121,7 @@ def test_cli_checks_the_seed_report_similarity_only(tmp_path):
     assert all("similarity only" in c["reason"] for c in data["claims"])
 
 
+@needs_shared
 @needs_nli
 def test_cli_checks_the_seed_report_with_the_shipped_nli(tmp_path):
     data = _check_seed_report(tmp_path, None)

@@ -5,7 +5,8 @@ import itertools
 
 import pytest
 
-from verify.verdict import LABELS, Evidence, Thresholds, decide
+from verify.evidence import Mismatch
+from verify.verdict import ENTAIL_FLOOR, LABELS, Evidence, Thresholds, Unit, decide, shortfall
 
 T = Thresholds()
 
@@ -96,10 +97,11 @@ def test_shortfall_says_when_a_contradiction_was_not_counted():
     from verify.verdict import may_contradict, shortfall
 
     evidence = [ev(0.8, 0.1, 0.8, 0.1, rank=1), ev(0.7, 0.1, 0.2, 0.7, rank=2), ev(0.1, 0.1, 0.8, 0.1, rank=3)]
-    t = Thresholds(contradict_top=1, contradict=0.8)
+    t = Thresholds(contradict_top=1, contradict=0.6)
     assert may_contradict(evidence, t) == [0]
-    assert "not counted" in shortfall(evidence[1], t, True, counts_against=False)
-    assert "< 0.80" in shortfall(evidence[1], t, True, counts_against=True)
+    assert "contradict p=0.70 not counted: only the 1 most similar" in shortfall(evidence[1], t, True, counts_against=False)
+    assert "contradict p=0.70 < 0.80" in shortfall(evidence[1], Thresholds(contradict=0.8), True, counts_against=False)
+    assert "< 0.80" in shortfall(evidence[1], Thresholds(contradict=0.8), True, counts_against=True)
 
 
 def test_thresholds_are_respected():
@@ -153,3 +155,86 @@ def test_cite_falls_back_to_title_or_document():
 def test_similarity_only_score_stays_in_range_for_negative_cosine():
     v = decide([ev(-0.12)], T, nli=False)
     assert v.label == "novel" and 0.0 <= v.score <= 1.0
+
+
+# --- rules a desk relies on ----------------------------------------------------------------------
+
+
+def test_a_same_subject_number_mismatch_contradicts_whatever_the_nli_says():
+    e = ev(0.9, 0.95, 0.03, 0.02)
+    e.forced = [Mismatch("number", "10,000 soldiers", "100,000 soldiers")]
+    v = decide([e], T, nli=True)
+    assert v.label == "contradictory" and "number: claim 10,000 soldiers / official 100,000 soldiers" in v.reason
+    assert v.conflicting and v.needs_review  # the same sentence also "entails" it: a desk should look
+    # a threshold setting cannot switch the rule off; only a run recorded before it existed has it off
+    assert decide([e], Thresholds(contradict=0.99, mismatch_p=0.0), nli=True).label == "contradictory"
+    old = Thresholds(forced_mismatch=False)
+    assert decide([e], old, nli=True).label == "consistent"
+
+
+def test_a_mismatch_on_loosely_related_evidence_does_not_force():
+    e = ev(0.5, 0.2, 0.7, 0.1)  # below mismatch_sim
+    e.forced = [Mismatch("date", "January 26", "January 14")]
+    assert decide([e], T, nli=True).label == "novel"
+
+
+def test_entailment_below_the_floor_never_supports_even_if_a_calibration_says_so():
+    low = Thresholds(entail=0.3)
+    assert low.entail_bar == ENTAIL_FLOOR
+    assert decide([ev(0.8, 0.45, 0.5, 0.05)], low, nli=True).label == "novel"
+    assert decide([ev(0.8, 0.55, 0.4, 0.05)], low, nli=True).label == "consistent"
+
+
+def test_entailment_that_the_model_finds_less_likely_than_contradiction_is_no_support():
+    # p_entail 0.5 passes the bar, but the same pair's contradiction is higher: not real support
+    v = decide([ev(0.8, 0.5, 0.0, 0.5)], Thresholds(contradict=0.9), nli=True)
+    assert v.label == "novel"
+
+
+def test_contradiction_needs_the_same_subject():
+    e = ev(0.9, 0.02, 0.03, 0.95)
+    e.overlap = 0.3  # under T.subject_overlap: the sentence talks about something else
+    v = decide([e], T, nli=True)
+    assert v.label == "novel" and "not about the same subject" in shortfall(e, T, True)
+    assert decide([e], Thresholds(subject_overlap=0.25), nli=True).label == "contradictory"
+    e.overlap = 0.8
+    assert decide([e], T, nli=True).label == "contradictory"
+
+
+def test_other_side_statements_never_decide_but_are_named_when_they_disagree():
+    theirs = ev(0.95, 0.01, 0.02, 0.97, speaker="Ivan Petrov", rank=1)
+    theirs.counted = False
+    ours = ev(0.7, 0.9, 0.05, 0.05, speaker="Mary Jones", rank=2)
+    v = decide([theirs, ours], T, nli=True)
+    assert v.label == "consistent" and v.decisive == 1
+    assert v.needs_review and "Ivan Petrov" in v.needs_review and "not the official side" in v.needs_review
+    only_theirs = decide([theirs], T, nli=True)
+    assert only_theirs.label == "novel" and "no official-side statement" in only_theirs.reason
+
+
+def test_every_clause_supported_is_consistent_and_part_of_them_needs_review():
+    clauses = ["Stoltenberg went over the contents in detail.", "Blinken kept the specifics confidential."]
+    a = ev(0.7, 0.2, 0.7, 0.1, speaker="Jens Stoltenberg", rank=1)
+    b = ev(0.7, 0.3, 0.6, 0.1, speaker="Antony Blinken", rank=2)
+    b.units = [Unit("", 1, 0.9, 0.05, 0.05)]
+    partly = decide([a, b], T, nli=True, clauses=clauses)
+    assert partly.label == "novel" and partly.needs_review.startswith("partly supported")
+    assert "Blinken kept the specifics" in partly.needs_review and "Antony Blinken" in partly.needs_review
+    a.units = [Unit("", 0, 0.8, 0.1, 0.1)]
+    whole = decide([a, b], T, nli=True, clauses=clauses)
+    assert whole.label == "consistent" and whole.reason.startswith("each part entailed")
+    assert "Jens Stoltenberg" in whole.reason and "Antony Blinken" in whole.reason
+
+
+def test_a_clause_of_the_official_sentence_can_entail_the_whole_claim():
+    e = ev(0.7, 0.3, 0.6, 0.1)
+    e.units = [Unit("Washington would not release the document.", None, 0.92, 0.05, 0.03)]
+    v = decide([e], T, nli=True)
+    assert v.label == "consistent" and v.score == pytest.approx(0.92)
+
+
+def test_close_calls_need_review_and_clear_ones_do_not():
+    assert decide([ev(0.8, 0.55, 0.4, 0.05)], T, nli=True).needs_review.startswith("weak support")
+    assert decide([ev(0.8, 0.95, 0.03, 0.02)], T, nli=True).needs_review is None
+    assert decide([ev(0.8, 0.45, 0.5, 0.05)], T, nli=True).needs_review.startswith("close to consistent")
+    assert decide([ev(0.8, 0.05, 0.9, 0.05)], T, nli=True).needs_review is None

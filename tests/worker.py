@@ -46,7 +46,8 @@ SUBJECTS = ["The United States", "NATO", "The alliance", "Washington", "The dele
             "The Secretary of State", "The spokesman", "The embassy", "The government"]
 VERBS = ["proposed", "rejected", "discussed", "welcomed", "offered", "announced", "postponed", "supported"]
 OBJECTS = ["talks on missile limits", "transparency measures on force posture",
-           "reciprocal limits on military exercises", "a new round of talks in Geneva", "the reopening of its office in Moscow",
+           "reciprocal limits on military exercises", "a new round of talks in Geneva",
+           "the reopening of its office in Moscow",
            "a withdrawal of troops from the border", "an exchange of letters on arms control",
            "a meeting of the council", "sanctions on the energy sector", "a ceasefire along the line of contact"]
 TAILS = ["in Europe", "on Wednesday", "with its partners", "after the summit", "for the first time",
@@ -151,10 +152,10 @@ def _slow_ingest() -> None:
 
 def _fake_models() -> None:
     """Make the real command line use the fakes ('none' still means no NLI model)."""
-    from fakes import FakeEmbedder, FakeNLI
-
     import verify.embed
     import verify.nli
+
+    from fakes import FakeEmbedder, FakeNLI
 
     def load_nli(spec):
         if (spec or os.environ.get("VERIFY_NLI_MODEL") or "").lower() == "none":
@@ -188,9 +189,9 @@ def setup_for(corpus) -> dict:
 
 
 def make_checker(corpus):
-    from fakes import FakeEmbedder, FakeNLI
-
     from verify.check import Checker
+
+    from fakes import FakeEmbedder, FakeNLI
 
     return Checker(corpus, embedder=FakeEmbedder(), nli=FakeNLI(), k=K)
 
@@ -204,9 +205,9 @@ def cmd_ingest(corpus, kind: str, paths: list[str]) -> dict:
 
 
 def cmd_index(corpus) -> dict:
-    from fakes import FakeEmbedder
-
     from verify.index import VectorIndex
+
+    from fakes import FakeEmbedder
 
     embedder = FakeEmbedder()
     status = VectorIndex(corpus, embedder).ensure()
@@ -259,10 +260,13 @@ def cmd_cli(db: str, args: list[str]) -> int:
 def main(argv: list[str]) -> int:
     # No entity model in any worker command: loading spaCy would dominate these short
     # fake-model runs and move the points where the crash tests' kills land.
+    import verify.attribute
     import verify.evidence
+
     from fakes import FakeEntityTagger
 
     verify.evidence._NLP = FakeEntityTagger()
+    verify.attribute.set_parser(FakeEntityTagger())
     if os.environ.get("WORKER_NET_LOG"):
         _install_net_log(os.environ["WORKER_NET_LOG"])
     if len(argv) < 2:

@@ -5,15 +5,16 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from . import __version__
 from .claims import is_check_worthy, split_frame, validate_claim_text
 from .corpus import Corpus
 from .errors import CorpusError, InputError
-from .verdict import Evidence, Thresholds, Verdict, decide, may_contradict, shortfall
+from .verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict, shortfall
 
 DEFAULT_K = 5
+CONTEXT = 2  # statements by others shown beside the official side's evidence
 
 
 @dataclass
@@ -40,15 +41,23 @@ class ClaimResult:
         return split_frame(self.text)[1]
 
     def to_dict(self) -> dict:
+        from .language import CROSS_LINGUAL_WHY_NOT, ENGLISH, text_language
+
         counted = may_contradict(self.evidence, self.thresholds)
+        # The language the claim was checked in (Checker.score_claims sets it on the verdict).
+        language = self.verdict.language or text_language(self.text)
+        crossed = language != ENGLISH
         return {
-            "claim_id": self.claim_id, "text": self.text, "document_id": self.document_id,
+            "claim_id": self.claim_id, "text": self.text, "language": language, "document_id": self.document_id,
             "start": self.start, "end": self.end, "label": self.verdict.label, "score": self.verdict.score,
             "reason": self.verdict.reason, "conflicting": self.verdict.conflicting,
+            "needs_review": self.verdict.needs_review, "clauses": self.verdict.clauses,
+            "decisive": self.verdict.decisive,
             "frame": self.frame, "proposition": self.proposition,
             "flags": self.verdict.flags, "quotes": self.verdict.quotes,
             "review": ({k: self.review[k] for k in ("label", "note", "by", "at")} if self.review else None),
-            "evidence": [evidence_dict(e) | ({"why_not": shortfall(e, self.thresholds, self.nli, i in counted)}
+            "evidence": [evidence_dict(e) | ({"why_not": CROSS_LINGUAL_WHY_NOT if crossed
+                                              else shortfall(e, self.thresholds, self.nli, i in counted)}
                                              if self.verdict.label == "novel" else {})
                          for i, e in enumerate(self.evidence)],
         }
@@ -57,12 +66,21 @@ class ClaimResult:
 def evidence_dict(e: Evidence) -> dict:
     s = e.sentence
     return {
-        "rank": e.rank, "sentence_id": s["id"], "text": s["text"], "document_id": s["document_id"],
+        "rank": e.rank, "sentence_id": s["id"], "text": s["text"], "language": s.get("language"),
+        "document_id": s["document_id"],
         "title": s.get("title"), "url": s.get("url"), "speaker": s.get("speaker"), "date": s.get("published"),
         "start": s["start"], "end": s["end"], "similarity": round(e.similarity, 4),
         "p_entail": e.p_entail, "p_neutral": e.p_neutral, "p_contradict": e.p_contradict,
         "truncated": e.truncated, "flags": e.flags, "relation": s.get("relation", "unknown"),
         "mismatches": [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in e.mismatches],
+        "decisive_mismatches": [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in e.forced],
+        "counted": e.counted, "subject_overlap": round(e.overlap, 4),
+        "attribution": s.get("attribution"), "cue": s.get("cue"), "affiliation": s.get("affiliation"),
+        "publisher": s.get("publisher"),
+        "page": s.get("page"), "ocr_confidence": s.get("ocr_confidence"),  # PDFs and scans (verify.pdf)
+        "clauses": [{"official": u.premise or None, "claim_clause": u.claim, "p_entail": u.entail,
+                     "p_neutral": u.neutral, "p_contradict": u.contradict, "subject_overlap": u.overlap}
+                    for u in e.units],
     }
 
 
@@ -76,7 +94,7 @@ def relation(evidence_date: str | None, report_date: str | None) -> str:
 
 @dataclass
 class CheckRun:
-    run_id: int
+    run_id: int | None  # None: a scratch check, not stored
     manifest: dict
     results: list[ClaimResult] = field(default_factory=list)
 
@@ -98,6 +116,8 @@ class Checker:
         k: evidence sentences retrieved per claim.
         thresholds: decision thresholds (default: calibrated values stored in the
             corpus if any, else built-in defaults).
+        side: affiliations whose statements count as official evidence; ``"auto"``
+            (default) for the corpus setting (`verify speakers side`), None for all.
 
     Example:
         >>> checker = Checker(Corpus("corpus.db"))            # doctest: +SKIP
@@ -107,13 +127,17 @@ class Checker:
     """
 
     def __init__(self, corpus: Corpus, embedder=None, nli="auto", k: int = DEFAULT_K,
-                 thresholds: Thresholds | None = None, retrieval: str = "hybrid", scope=None):
+                 thresholds: Thresholds | None = None, retrieval: str = "hybrid", scope=None, side="auto"):
         from .retrieve import MODES, Scope
 
         if retrieval not in MODES:
             raise InputError(f"retrieval must be one of {', '.join(MODES)}")
         self.retrieval = retrieval
         self.scope = scope or Scope()
+        if side == "auto":
+            side = corpus.official_side()
+        if side and not self.scope.side:
+            self.scope.side = tuple(sorted(side))
         self.corpus = corpus
         if embedder is None:
             from .embed import SentenceTransformerEmbedder
@@ -155,6 +179,8 @@ class Checker:
             "k": self.k,
             "retrieval": self.retrieval,
             "scope": self.scope.as_dict(),
+            "official_side": list(self.scope.side) if self.scope.side else None,
+            "affiliations": self.corpus.affiliations_fingerprint() if self.scope.side else None,
             "thresholds": self.thresholds.as_dict(),
             "corpus_fingerprint": self.corpus.fingerprint(),
             "max_official_sentence_id": self.corpus.max_official_sentence_id(),
@@ -185,9 +211,21 @@ class Checker:
     def count_claims(self, doc_id: int) -> int:
         return sum(is_check_worthy(s["text"]) for s in self.corpus.sentences("s.document_id = ?", [doc_id]))
 
-    def check_text(self, text: str) -> CheckRun:
-        """Check one claim typed by a user."""
+    def check_text(self, text: str, save: bool = True) -> CheckRun:
+        """Check one claim typed by a user.
+
+        Args:
+            save: store the claim and its verdict (a run others see in exports, rechecks
+                and diffs); False checks it as scratch work: nothing but the model caches is
+                written, and the run has no id.
+        """
         text = validate_claim_text(text)
+        if not save:
+            run = CheckRun(None, self.manifest())
+            ((verdict, evs),) = self.score_claims([text])
+            run.results.append(ClaimResult(None, text, verdict, evs, thresholds=self.thresholds,
+                                           nli=self.nli is not None))
+            return run
         with self.corpus.transaction():
             cid = self.corpus.claim_for_text(text, *split_frame(text))
         return self._run([(cid, text, None, None, None, None)])
@@ -205,50 +243,118 @@ class Checker:
         return out
 
     # --- the pipeline ------------------------------------------------------------------------
-    def score_claims(self, texts: Sequence[str], report_date: str | None = None) -> list[tuple[Verdict, list[Evidence]]]:
+    def score_claims(self, texts: Sequence[str], report_date: str | None = None,
+                     languages: Sequence[str] | None = None) -> list[tuple[Verdict, list[Evidence]]]:
         """Retrieve and score evidence for each text, and decide. Stores nothing but caches.
 
         Attribution frames are split off first: retrieval, NLI and mismatch checks see only
-        the proposition; quotes are looked up in the whole claim.
+        the proposition; quotes are looked up in the whole claim. With an official side,
+        the ``k`` evidence sentences come from it, and up to ``CONTEXT`` statements by
+        others are added, marked, for the desk to see; they never decide.
+
+        A claim not in English (``languages``, detected when not given: ``verify.language``)
+        is checked across languages: evidence from the multilingual index, verdict novel
+        with needs review, never consistent or contradictory. Each verdict's ``language``
+        attribute says which language its claim was taken to be in.
         """
         from .embed import embed_cached
-        from .evidence import mismatches, quotes, warm_entity_pairs
-        from .nli import score_cached
+        from .evidence import forced_mismatches, mismatches, quotes, subject_overlap, warm_entity_pairs
+        from .language import ENGLISH, claim_languages, score_cross_lingual
         from .retrieve import find_quote, retrieve
+        from .segment import clauses
 
         if self.index.index is None or self.index.index.ntotal == 0:
             raise CorpusError("the corpus has no official statements to check against; "
                               "ingest some with `verify ingest official PATH`")
+        languages = list(languages) if languages is not None else claim_languages(self.corpus, texts)
+        if any(lang != ENGLISH for lang in languages):
+            other = [i for i, lang in enumerate(languages) if lang != ENGLISH]
+            english = [i for i, lang in enumerate(languages) if lang == ENGLISH]
+            out: list = [None] * len(languages)
+            crossed = score_cross_lingual(self, [split_frame(texts[i])[1] for i in other], [texts[i] for i in other],
+                                          [languages[i] for i in other], report_date)
+            for i, (verdict, evs) in zip(other, crossed):
+                verdict.language = languages[i]
+                out[i] = (verdict, evs)
+            if english:
+                for i, scored in zip(english, self.score_claims([texts[i] for i in english], report_date,
+                                                                [ENGLISH] * len(english))):
+                    out[i] = scored
+            return out
+        t = self.thresholds
         original = list(texts)
-        texts = [split_frame(t)[1] for t in original]
+        texts = [split_frame(x)[1] for x in original]
         vectors = embed_cached(self.corpus, self.embedder, texts)
         hits = retrieve(self.corpus, self.index, texts, vectors, self.k, self.retrieval, self.scope)
-        sentences = self.corpus.sentences_by_id({sid for row in hits for sid, _ in row})
-        per_claim = [[Evidence(sentences[sid], rank, sim) for rank, (sid, sim) in enumerate(row, 1)]
-                     for row in hits]
+        others = [[] for _ in texts]
+        if self.scope.side:
+            wider = retrieve(self.corpus, self.index, texts, vectors, self.k, self.retrieval, self.scope.without_side())
+            others = [[(sid, sim) for sid, sim in w if sid not in {h for h, _ in row}][:CONTEXT]
+                      for w, row in zip(wider, hits)]
+        sentences = self.corpus.sentences_by_id({sid for row in [*hits, *others] for sid, _ in row})
+        per_claim = []
+        for row, extra in zip(hits, others):
+            evs = [Evidence(sentences[sid], rank, sim) for rank, (sid, sim) in enumerate(row, 1)]
+            for sid, sim in extra:
+                e = Evidence(sentences[sid], len(evs) + 1, sim, counted=False)
+                e.flags.append("not an official-side statement: shown, never decisive")
+                evs.append(e)
+            per_claim.append(evs)
+        claim_clauses = [clauses(x) for x in texts]
         if self.nli is not None:
-            pairs = [(e.sentence["text"], text) for text, evs in zip(texts, per_claim) for e in evs]
-            scores = iter(score_cached(self.corpus, self.nli, pairs))
-            for evs in per_claim:
-                for e in evs:
-                    s = next(scores)
-                    e.p_entail, e.p_neutral, e.p_contradict, e.truncated = s.entail, s.neutral, s.contradict, s.truncated
-                    if s.truncated:
-                        e.flags.append("truncated for NLI")
-        warm_entity_pairs((text, e.sentence["text"]) for text, evs in zip(texts, per_claim) for e in evs
-                          if e.similarity >= self.thresholds.related)
+            self._score_pairs(texts, claim_clauses, per_claim)
+        warm_entity_pairs((x, e.sentence["text"]) for x, evs in zip(texts, per_claim) for e in evs
+                          if e.similarity >= t.related)
         out = []
-        for text, claim_text, evs, row in zip(texts, original, per_claim, hits):
+        for text, parts, claim_text, evs, row in zip(texts, claim_clauses, original, per_claim, hits):
             for e in evs:
                 e.sentence["relation"] = relation(e.sentence.get("published"), report_date)
-                if e.similarity >= self.thresholds.related:
+                e.overlap = subject_overlap(text, e.sentence["text"])
+                if e.similarity >= t.related:
                     e.mismatches = mismatches(text, e.sentence["text"])
                     e.flags += [f"mismatch {m}" for m in e.mismatches]
+                    if e.counted:
+                        e.forced = forced_mismatches([text, *parts], [e.sentence["text"], *clauses(e.sentence["text"])])
             found = [find_quote(self.corpus, q, self.scope) for q in quotes(claim_text)]
-            verdict = decide(evs, self.thresholds, nli=self.nli is not None, quotes=found)
+            verdict = decide(evs, t, nli=self.nli is not None, quotes=found, clauses=parts)
             verdict.cutoffs = row.cutoffs
+            verdict.language = ENGLISH
             out.append((verdict, evs))
         return out
+
+    def _score_pairs(self, texts: list[str], claim_clauses: list[list[str]], per_claim: list[list[Evidence]]) -> None:
+        """NLI for every (official unit, claim unit) pair, in one cached batch.
+
+        The whole official sentence against the whole claim always; for long sentences also
+        each clause of either against the other's whole and clauses (SummaC-style). Context
+        evidence (not the official side) is scored whole only: it is shown, not decided on.
+        """
+        from .evidence import subject_overlap
+        from .nli import score_cached
+        from .segment import clauses
+
+        jobs = []  # (evidence, premise unit text or "", claim clause index or None, premise, hypothesis)
+        for text, parts, evs in zip(texts, claim_clauses, per_claim):
+            for e in evs:
+                official = e.sentence["text"]
+                jobs.append((e, "", None, official, text))
+                if not e.counted or e.similarity < self.thresholds.related:
+                    continue
+                units = [("", official)] + [(c, c) for c in clauses(official)]
+                for label, premise in units:
+                    for j, part in enumerate(parts):
+                        jobs.append((e, label, j, premise, part))
+                    if label:
+                        jobs.append((e, label, None, premise, text))
+        scores = score_cached(self.corpus, self.nli, [(p, h) for _, _, _, p, h in jobs])
+        for (e, label, j, premise, hypothesis), sc in zip(jobs, scores):
+            if not label and j is None:
+                e.p_entail, e.p_neutral, e.p_contradict, e.truncated = sc.entail, sc.neutral, sc.contradict, sc.truncated
+                if sc.truncated:
+                    e.flags.append("truncated for NLI")
+            else:
+                e.units.append(Unit(label, j, sc.entail, sc.neutral, sc.contradict,
+                                    round(subject_overlap(hypothesis, premise), 4)))
 
     def _score_into(self, run_id: int, claim_ids: Sequence[int], progress=None) -> list[ClaimResult]:
         """Score stored claims into an existing run (used by recheck)."""
@@ -287,7 +393,8 @@ class Checker:
 def _evidence_row(e: Evidence) -> dict:
     return {"rank": e.rank, "sentence_id": e.sentence["id"], "similarity": e.similarity,
             "p_entail": e.p_entail, "p_neutral": e.p_neutral, "p_contradict": e.p_contradict,
-            "flags": json.dumps(e.flags), "relation": e.sentence.get("relation")}
+            "flags": json.dumps(e.flags), "relation": e.sentence.get("relation"), "counted": int(e.counted),
+            "units": json.dumps([asdict(u) for u in e.units]) if e.units else None}
 
 
 def evidence_trail(corpus: Corpus, claim_id: int, run_id: int | None = None) -> dict:
@@ -304,44 +411,67 @@ def evidence_trail(corpus: Corpus, claim_id: int, run_id: int | None = None) -> 
         claim["document_title"] = corpus.document(claim["document_id"])["title"]
     rows = corpus.evidence_for(v["id"])
     sentences = corpus.sentences_by_id(r["sentence_id"] for r in rows)
-    evidence = []
-    for r in rows:
-        s = sentences[r["sentence_id"]]
-        evidence.append({
-            "rank": r["rank"], "sentence_id": s["id"], "text": s["text"], "document_id": s["document_id"],
-            "title": s["title"], "url": s["url"], "speaker": s["speaker"], "date": s["published"],
-            "start": s["start"], "end": s["end"], "similarity": r["similarity"], "p_entail": r["p_entail"],
-            "p_neutral": r["p_neutral"], "p_contradict": r["p_contradict"],
-            "flags": json.loads(r["flags"] or "[]"), "relation": r["relation"]})
     run = corpus.run(v["run_id"])
     manifest = json.loads(run["manifest"])
-    _annotate(evidence, claim, v["label"], manifest)
-    return {"claim": claim, "verdict": {k: v[k] for k in ("label", "score", "reason")} | {
-                "conflicting": bool(v["conflicting"])},
-            "evidence": evidence, "run": {"id": run["id"], "status": run["status"], **manifest}}
+    details = json.loads(v.get("details") or "{}")
+    evidence = []
+    for r in rows:
+        sentence = dict(sentences[r["sentence_id"]], relation=r["relation"])
+        units = [Unit(**u) for u in json.loads(r.get("units") or "[]")]
+        evidence.append(Evidence(sentence, r["rank"], r["similarity"], r["p_entail"], r["p_neutral"], r["p_contradict"],
+                                 flags=json.loads(r["flags"] or "[]"), units=units,
+                                 counted=r.get("counted") is None or bool(r["counted"])))
+    out = _annotate(evidence, claim, v["label"], manifest, v.get("needs_review"))
+    return {"claim": claim,
+            "verdict": {k: v[k] for k in ("label", "score", "reason")} | {
+                "conflicting": bool(v["conflicting"]), "needs_review": v.get("needs_review"),
+                "clauses": details.get("clauses") or [], "decisive": details.get("decisive")},
+            "evidence": out, "run": {"id": run["id"], "status": run["status"], **manifest}}
 
 
-def _annotate(evidence: list[dict], claim: dict, label: str, manifest: dict) -> None:
-    """Side-by-side mismatches, and for novel verdicts why each sentence fell short.
+def run_thresholds(manifest: dict) -> Thresholds:
+    """The thresholds a run decided with, read back from its manifest.
+
+    Runs from before a rule existed are explained by the rules they ran under: no
+    ``contradict_top`` let every related sentence contradict, no ``forced_mismatch`` let a
+    mismatch only raise the contradiction, no ``subject_overlap`` did not ask for one.
+    """
+    recorded = manifest.get("thresholds") or {}
+    t = Thresholds(**{k: v for k, v in recorded.items() if k in Thresholds.__dataclass_fields__})
+    if "contradict_top" not in recorded:
+        t.contradict_top = 10**6
+    if "forced_mismatch" not in recorded:
+        t.forced_mismatch = False
+    if "subject_overlap" not in recorded:
+        t.subject_overlap = 0.0
+    return t
+
+
+def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
+              needs_review: str | None = None) -> list[dict]:
+    """The stored evidence as output records, with side-by-side mismatches and, for novel
+    verdicts, why each sentence fell short.
 
     Both are recomputed from stored values with the run's own thresholds, so they are
     exactly what the run decided on.
     """
-    from .evidence import mismatches
+    from .evidence import forced_mismatches, mismatches, subject_overlap
+    from .segment import clauses
 
-    recorded = manifest.get("thresholds") or {}
-    t = Thresholds(**{k: v for k, v in recorded.items() if k in Thresholds.__dataclass_fields__})
-    if "contradict_top" not in recorded:  # runs from before the limit let every related sentence contradict
-        t.contradict_top = len(evidence)
+    t = run_thresholds(manifest)
     proposition = claim.get("proposition") or split_frame(claim["text"])[1]
-    scored = []
     for e in evidence:
-        found = mismatches(proposition, e["text"]) if e["similarity"] >= t.related else []
-        e["mismatches"] = [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in found]
-        e["why_not"] = None
-        scored.append(Evidence({}, e["rank"], e["similarity"], e["p_entail"], e["p_neutral"], e["p_contradict"],
-                               mismatches=found))
-    if label == "novel":
-        counted = may_contradict(scored, t)
-        for i, (e, ev) in enumerate(zip(evidence, scored)):
-            e["why_not"] = shortfall(ev, t, manifest.get("nli_model") is not None, i in counted)
+        e.overlap = subject_overlap(proposition, e.sentence["text"])
+        if e.similarity >= t.related:
+            e.mismatches = mismatches(proposition, e.sentence["text"])
+            if e.counted and t.forced_mismatch:
+                e.forced = forced_mismatches([proposition, *clauses(proposition)],
+                                             [e.sentence["text"], *clauses(e.sentence["text"])])
+    counted = may_contradict(evidence, t)
+    nli = manifest.get("nli_model") is not None
+    if (needs_review or "").startswith("cross-lingual"):
+        from .language import CROSS_LINGUAL_WHY_NOT
+
+        return [evidence_dict(e) | {"why_not": CROSS_LINGUAL_WHY_NOT} for e in evidence]
+    return [evidence_dict(e) | {"why_not": shortfall(e, t, nli, i in counted) if label == "novel" else None}
+            for i, e in enumerate(evidence)]

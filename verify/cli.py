@@ -35,12 +35,21 @@ K = typer.Option(5, "--k", "-k", min=1, max=100, help="official sentences retrie
 RETRIEVAL = typer.Option("hybrid", "--retrieval", help="hybrid (dense + lexical), dense or lexical")
 SPEAKER = typer.Option(None, "--speaker", help="only statements by this speaker (case-insensitive substring)")
 AS_OF = typer.Option(None, "--as-of", help="only statements dated on or before YYYY-MM-DD")
+SIDE = typer.Option(None, "--side", help="affiliations whose statements count as official evidence, comma-separated "
+                    "(e.g. US,NATO), or 'any' [default: the corpus setting, see `verify speakers side`]")
 
 
 def _corpus(db: Optional[Path]):
     from .corpus import Corpus, default_db_path
 
-    return Corpus(db or default_db_path())
+    said = set()
+
+    def waiting(seconds: float) -> None:
+        if int(seconds) not in said:  # once a second at most
+            said.add(int(seconds))
+            typer.echo(f"waiting for another verify process ({seconds:.0f} s)\u2026", err=True)
+
+    return Corpus(db or default_db_path(), on_wait=waiting)
 
 
 def _err(msg: str) -> None:
@@ -57,10 +66,18 @@ def _use_color() -> bool:
 
 
 class _Progress:
-    """A rich progress bar on stderr, only when stderr is a terminal and not --quiet."""
+    """Progress on stderr unless --quiet: a rich bar on a terminal; elsewhere (a log, a
+    pipe) a line every ``LOG_EVERY`` seconds with the count and the time left."""
+
+    LOG_EVERY = 10.0
 
     def __init__(self, label: str, total: int, quiet: bool):
+        import time
+
         self.bar = None
+        self.label, self.total, self.done = label, total, 0
+        self.start = self.last = time.monotonic()
+        self.log = not quiet and not sys.stderr.isatty() and total > 0
         if quiet or not sys.stderr.isatty() or total <= 0:
             return
         from rich.console import Console
@@ -78,10 +95,24 @@ class _Progress:
     def advance(self, n: int) -> None:
         if self.bar:
             self.bar.advance(self.task, n)
+        elif self.log:
+            import time
+
+            self.done += n
+            now = time.monotonic()
+            if now - self.last >= self.LOG_EVERY and self.done < self.total:
+                self.last = now
+                left = (now - self.start) / self.done * (self.total - self.done)
+                typer.echo(f"{self.label}: {self.done:,.0f}/{self.total:,} ({100 * self.done / self.total:.0f}%), "
+                           f"about {_duration(left)} left", err=True)
 
     def __exit__(self, *exc):
         if self.bar:
             self.bar.stop()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _check_fmt(fmt: str) -> None:
@@ -98,7 +129,15 @@ def _check_fail_on(label: Optional[str]) -> None:
         raise InputError(f"--fail-on takes one of {', '.join(LABELS)}, not {label!r}")
 
 
-def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_of=None):
+def _side(value: Optional[str]):
+    """--side: None (the corpus setting), [] for any, or the named affiliations."""
+    if value is None:
+        return "auto"
+    sides = [x.strip() for x in value.split(",") if x.strip()]
+    return None if not sides or [x.lower() for x in sides] == ["any"] else sides
+
+
+def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_of=None, side=None):
     from .check import Checker
     from .index import VectorIndex
     from .ingest import normalise_date
@@ -106,9 +145,14 @@ def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_o
 
     scope = Scope(speaker=speaker, as_of=normalise_date(as_of, where="--as-of"))
     checker = Checker(corpus, nli="auto" if nli_model is None else _nli(nli_model), k=k,
-                      retrieval=retrieval, scope=scope)
+                      retrieval=retrieval, scope=scope, side=_side(side))
     if checker.nli is None:
         _note("note: no NLI model; checking by similarity only (never says contradictory)", quiet)
+    if checker.scope.side:
+        _note(f"official side: {', '.join(checker.scope.side)} (others are shown, never decisive)", quiet)
+    elif side is None:
+        _note("note: no official side set, so statements of every speaker count; "
+              "set one with `verify speakers side US NATO`", quiet)
     index = VectorIndex(corpus, checker.embedder)
     pending = corpus.official_sentence_count()
     with _Progress("index", pending, quiet) as advance:
@@ -139,8 +183,9 @@ def _emit(run, fmt: str, fail_on: Optional[str]) -> None:
 @app.command()
 def ingest(
     kind: str = typer.Argument(..., help="official (statements to check against) or report (leak reports)"),
-    paths: list[Path] = typer.Argument(..., help="files (.txt .md .html .jsonl) or directories"),
-    speaker: Optional[str] = typer.Option(None, help="who made the statements"),
+    paths: list[Path] = typer.Argument(..., help="files (.txt .md .html .jsonl .pdf, scanned images) or directories"),
+    speaker: Optional[str] = typer.Option(None, help="who made the statements not attributed to anyone in the text"),
+    affiliation: Optional[str] = typer.Option(None, help="the side --speaker speaks for (e.g. US, NATO)"),
     date: Optional[str] = typer.Option(None, help="publication date, YYYY-MM-DD"),
     url: Optional[str] = typer.Option(None, help="source URL"),
     title: Optional[str] = typer.Option(None, help="document title"),
@@ -159,10 +204,10 @@ def ingest(
     files = list(expand_paths(paths))
     with _Progress("ingest", len(files), quiet) as advance:
         results = ingest_paths(corpus, kind, files, {"speaker": speaker, "date": date, "url": url, "title": title,
-                                                     "publisher": publisher},
+                                                     "publisher": publisher, "affiliation": affiliation},
                                encoding=encoding, allow_any_language=any_language, progress=advance)
     if not results:
-        raise InputError("no supported files found (.txt .md .html .jsonl)")
+        raise InputError("no supported files found (.txt .md .html .jsonl .pdf .png .jpg .tif)")
     failed = 0
     for r in results:
         if r.error:
@@ -170,6 +215,8 @@ def ingest(
             _err(r.error)
         else:
             _note(f"{r.status}: {r.source} -> document {r.document_id}, {r.sentences} sentences", quiet)
+            if r.note:
+                _note(f"  note: {r.note}")
     added = sum(r.created for r in results)
     _note(f"{added} added, {sum(not r.created and not r.error for r in results)} unchanged, {failed} failed", quiet)
     if failed:
@@ -200,6 +247,8 @@ def check(
     publisher: Optional[str] = typer.Option(None, help="the report's publisher (for a file)"),
     fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
     retrieval: str = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
+    side: Optional[str] = SIDE,
+    any_language: bool = typer.Option(False, "--any-language", help="ingest a report that does not look like English"),
     as_json: bool = JSON, db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
     """Check every claim in a leak report against the official corpus.
@@ -210,15 +259,16 @@ def check(
     _check_fmt(fmt)
     _check_fail_on(fail_on)
     corpus = _corpus(db)
-    doc_ids = _report_ids(corpus, report, {"date": date, "url": url, "title": title, "publisher": publisher}, quiet)
-    checker = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of)
+    doc_ids = _report_ids(corpus, report, {"date": date, "url": url, "title": title, "publisher": publisher}, quiet,
+                          any_language)
+    checker = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of, side)
     total = sum(checker.count_claims(d) for d in doc_ids)
     with _Progress("check", total, quiet) as advance:
         run = checker.check_documents(doc_ids, progress=advance)
     _emit(run, fmt, fail_on)
 
 
-def _report_ids(corpus, report: str, meta: dict, quiet: bool) -> list[int]:
+def _report_ids(corpus, report: str, meta: dict, quiet: bool, any_language: bool = False) -> list[int]:
     from .ingest import ingest_paths
 
     if report.isdigit() and not Path(report).exists():
@@ -226,7 +276,7 @@ def _report_ids(corpus, report: str, meta: dict, quiet: bool) -> list[int]:
         if doc["kind"] != "report":
             raise InputError(f"document {report} is an official statement, not a report")
         return [doc["id"]]
-    results = ingest_paths(corpus, "report", [report], meta)
+    results = ingest_paths(corpus, "report", [report], meta, allow_any_language=any_language)
     if not results:
         raise InputError(f"{report}: no supported files found")
     for r in results:
@@ -242,9 +292,11 @@ def claim(
     text: str = typer.Argument(..., help="the claim to check, in quotes"),
     fmt: str = FORMAT, fail_on: Optional[str] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
     retrieval: str = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
+    side: Optional[str] = SIDE,
+    save: bool = typer.Option(False, "--save", help="keep the claim and its verdict (for explain, export, recheck)"),
     as_json: bool = JSON, db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
-    """Check a single claim typed on the command line.
+    """Check a single claim typed on the command line (scratch work unless --save).
 
     Example: verify claim "NATO offered to reopen its office in Moscow" --speaker Stoltenberg
     """
@@ -255,7 +307,9 @@ def claim(
 
     validate_claim_text(text)  # before loading any model
     corpus = _corpus(db)
-    run = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of).check_text(text)
+    run = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of, side).check_text(text, save=save)
+    if not save:
+        _note("not saved: exports, rechecks and diffs will not see it (--save keeps it)", quiet)
     _emit(run, fmt, fail_on)
 
 
@@ -283,6 +337,7 @@ def eval_cmd(
     pool: Optional[Path] = typer.Option(None, help="pool JSONL of official sentences [default: the claims' evidence]"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     limit: Optional[int] = typer.Option(None, help="only the first N claims"),
+    per_claim: bool = typer.Option(False, "--per-claim", help="also each claim's gold and predicted label and evidence"),
     k: int = K, nli_model: Optional[str] = NLI, retrieval: str = RETRIEVAL, quiet: bool = QUIET,
 ):
     """Measure verdict quality on labelled claims: accuracy, macro-F1, confusion, recall@5.
@@ -295,7 +350,9 @@ def eval_cmd(
     nli = "auto" if nli_model is None else _nli(nli_model)
     with _Progress("eval", min(n, limit or n), quiet) as advance:
         result = evaluate(str(claims), str(pool) if pool else None, nli=nli, k=k, limit=limit, progress=advance,
-                          retrieval=retrieval)
+                          retrieval=retrieval, per_claim=per_claim)
+    for w in result["warnings"]:
+        _note(f"warning: {w}")
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -310,13 +367,26 @@ def eval_cmd(
     typer.echo("confusion (rows gold, columns predicted: consistent novel contradictory)")
     for lab, row in result["confusion"].items():
         typer.echo(f"  {lab:<14} " + " ".join(f"{v:>5}" for v in row.values()))
+    flagged, unflagged = result["accuracy_needs_review"], result["accuracy_unflagged"]
+    typer.echo(f"contradiction precision {result['contradiction_precision']:.3f}; "
+               f"{result['needs_review']} of {result['n']} verdicts flagged needs review"
+               + (f" (accuracy {flagged:.3f} flagged, {unflagged:.3f} unflagged)"
+                  if flagged is not None and unflagged is not None else ""))
+    for c in result.get("claims", []):
+        mark = "ok " if c["right"] else "BAD"
+        typer.echo(f"{mark} {c['id']}: gold {c['gold']}, predicted {c['predicted']} {c['score']:.2f}"
+                   + (f" (needs review: {c['needs_review']})" if c["needs_review"] else "") + f"  {c['claim'][:100]}")
+        if c["evidence"]:
+            e = c["evidence"]
+            typer.echo(f"      evidence (similarity {e['similarity']:.2f}): {e['text'][:140]}")
 
 
 @app.command()
 def calibrate(
     claims: list[Path] = typer.Argument(..., help="labelled claims JSONL files (eval format)"),
     limit: Optional[int] = typer.Option(None, help="only the first N claims of each file"),
-    save_default: bool = typer.Option(False, "--save-default", help="also write verify/calibration.json (the shipped default)"),
+    save_default: bool = typer.Option(False, "--save-default",
+                                      help="also write verify/calibration.json (the shipped default)"),
     as_json: bool = typer.Option(False, "--json", help="print the whole record"),
     k: int = K, nli_model: Optional[str] = NLI, db: Optional[Path] = DB, quiet: bool = QUIET,
 ):
@@ -362,6 +432,8 @@ def demo(
     for r in ingest_paths(corpus, "official", [DEMO_DIR / "official.jsonl"]):
         if r.error:
             raise InputError(r.error)
+    # The leaked replies are the US's and NATO's: their statements are the official side.
+    corpus.set_official_side(["US", "NATO"])
     _note(f"demo corpus: {corpus.count('documents', 'kind = ?', ['official'])} official statements in {db}", quiet)
     doc_ids = _report_ids(corpus, str(DEMO_DIR / "leak_report.md"), {"date": "2022-02-02"}, quiet)
     checker = _checker(corpus, nli_model, 5, quiet)
@@ -423,18 +495,30 @@ def export_cmd(
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, csv, markdown or claimreview (schema.org JSON-LD)"),
     report_id: Optional[int] = typer.Option(None, "--report", help="only this report's claims"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write [default: stdout]"),
+    desk: Optional[str] = typer.Option(None, "--desk", envvar="VERIFY_DESK",
+                                       help="claimreview: the organisation publishing the reviews (their author)"),
+    desk_url: Optional[str] = typer.Option(None, "--desk-url", envvar="VERIFY_DESK_URL",
+                                           help="claimreview: the page the reviews appear on"),
+    include_unreviewed: bool = typer.Option(False, "--include-unreviewed",
+                                            help="claimreview: also machine verdicts no one reviewed, marked as such"),
     db: Optional[Path] = DB,
 ):
     """Export the latest verdict of every claim.
 
-    Example: verify export --format claimreview --report 5 -o claimreview.json
+    claimreview is for publication: the desk's reviews only, unless --include-unreviewed.
+
+    Example: verify export --format claimreview --report 5 --desk "The Desk" --desk-url https://desk.example/leak
     """
-    from .export import export
+    from .export import Desk, claimreview_summary, export
+    from .ingest import check_url
 
     corpus = _corpus(db)
     if report_id is not None:
         corpus.document(report_id)
-    text = export(corpus, fmt, report_id)
+    desk_info = Desk(desk.strip(), check_url(desk_url, where="--desk-url")) if desk and desk.strip() else None
+    text = export(corpus, fmt, report_id, desk=desk_info, include_unreviewed=include_unreviewed)
+    if fmt == "claimreview":
+        _note(claimreview_summary(corpus, report_id, include_unreviewed))
     if output:
         _write(output, text + "\n")
         typer.echo(f"wrote {output}", err=True)
@@ -461,11 +545,9 @@ def recheck(
 
     Example: verify recheck --all --format markdown > drift-$(date +%F).md
     """
-    from .calibrate import load_thresholds
-    from .embed import DEFAULT_EMBED_MODEL
     from .nli import nli_model_id
-    from .recheck import corpus_lock, recheck as run_recheck
-    from .retrieve import Scope
+    from .recheck import corpus_lock, current_setup
+    from .recheck import recheck as run_recheck
 
     if fmt not in ("table", "json", "markdown"):
         raise InputError(f"unknown format {fmt!r}; use table, json or markdown")
@@ -481,10 +563,8 @@ def recheck(
                 raise InputError(f"{r!r} is not a report id")
             corpus.document(int(r))
             claim_ids += [c[0] for c in corpus.db.execute("select id from claims where document_id = ?", [int(r)])]
-    nli_id = nli_model_id(nli_model)
-    setup = {"embed_model": DEFAULT_EMBED_MODEL, "nli_model": nli_id, "k": k, "retrieval": retrieval,
-             "scope": Scope().as_dict(), "thresholds": load_thresholds(corpus, nli_id).as_dict()}
-    total = len(claim_ids) if claim_ids is not None else corpus.count("claims")
+    setup = current_setup(corpus, nli_model_id(nli_model), k, retrieval)
+    total = len(claim_ids) if claim_ids is not None else len(corpus.live_claim_ids())
     with corpus_lock(corpus.path, wait), _Progress("recheck", total, quiet) as advance:
         result = run_recheck(corpus, lambda: _checker(corpus, nli_model, k, quiet, retrieval), claim_ids,
                              setup=setup, progress=advance, exhaustive=exhaustive)
@@ -507,11 +587,13 @@ def _render_drift(result, fmt: str) -> str:
         lines += ["", "| claim | was | now | caused by | review |", "|---|---|---|---|---|"]
     for d in result.drift:
         cause = "; ".join(f"\u201c{c['text']}\u201d ({c.get('speaker') or c.get('title') or 'doc ' + str(c['document_id'])}"
-                          f"{', ' + c['date'] if c.get('date') else ''})" for c in d.causes) or "re-scored (new models or thresholds)"
+                          f"{', ' + c['date'] if c.get('date') else ''})" for c in d.causes) \
+            or d.stale or "re-scored (new models, thresholds or official side)"
         was = f"{d.old_label} {d.old_score:.2f}" if d.old_label else "unchecked"
         review = ""
         if d.review:
-            review = f"human: {d.review['label']}" + (" \u2014 DISAGREES with the new machine verdict" if d.against_review else "")
+            review = f"human: {d.review['label']}" + (
+                " \u2014 DISAGREES with the new machine verdict" if d.against_review else "")
         if fmt == "markdown":
             lines.append(f"| {d.claim_id}: {d.text} | {was} | {d.new_label} {d.new_score:.2f} | {cause} | {review} |")
         else:
@@ -594,6 +676,186 @@ def review(
     rid = corpus.add_review(claim_id, label, note.strip(), by or os.environ.get("USER") or "unknown")
     r = corpus.latest_review(claim_id)
     typer.echo(f"review {rid} recorded for claim {claim_id}: {label} (machine: {r['machine_label'] or 'not checked'})")
+
+
+@app.command()
+def documents(
+    kind: Optional[str] = typer.Option(None, "--kind", help="official, report or removed"),
+    publisher: Optional[str] = typer.Option(None, "--publisher", help="publisher contains this"),
+    speaker: Optional[str] = typer.Option(None, "--speaker", help="document speaker contains this"),
+    since: Optional[str] = typer.Option(None, "--since", help="published on or after YYYY-MM-DD"),
+    search: Optional[str] = typer.Option(None, "--search", help="title or source file contains this"),
+    as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DB,
+):
+    """List the documents in the corpus, newest first.
+
+    Example: verify documents --kind official --publisher state
+    """
+    from .ingest import normalise_date
+
+    if kind and kind not in ("official", "report", "removed"):
+        raise InputError(f"--kind takes official, report or removed, not {kind!r}")
+    rows = _corpus(db).documents(kind=kind, publisher=publisher, speaker=speaker,
+                                 since=normalise_date(since, where="--since"), search=search)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for r in rows:
+        who = " · ".join(x for x in (r["publisher"], r["speaker"]) if x)
+        typer.echo(f"{r['id']:>5}  {r['kind']:<8} {r['published'] or 'undated':<10} {r['sentences']:>5} sentences  "
+                   f"{(r['title'] or r['source'] or '')[:60]}" + (f"  ({who})" if who else ""))
+    if not rows:
+        _note("no documents match")
+
+
+@app.command()
+def document(
+    doc_id: int = typer.Argument(..., help="document id (see `verify documents`)"),
+    speaker: Optional[str] = typer.Option(None, "--speaker", help="set who speaks where the text does not say"),
+    date: Optional[str] = typer.Option(None, "--date", help="set the publication date, YYYY-MM-DD"),
+    publisher: Optional[str] = typer.Option(None, "--publisher", help="set the publisher"),
+    url: Optional[str] = typer.Option(None, "--url", help="set the source URL"),
+    title: Optional[str] = typer.Option(None, "--title", help="set the title"),
+    by: Optional[str] = typer.Option(None, "--by", help="who made the correction [default: $USER]"),
+    as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DB,
+):
+    """Show a document, or correct its metadata (each change is recorded).
+
+    Example: verify document 3 --speaker "Jen Psaki" --date 2022-01-12
+    """
+    from .ingest import check_url, normalise_date
+
+    corpus = _corpus(db)
+    changes = {k: v.strip() if isinstance(v, str) else v for k, v in
+               {"speaker": speaker, "publisher": publisher, "title": title}.items() if v is not None}
+    if date is not None:
+        changes["published"] = normalise_date(date, where="--date")
+    if url is not None:
+        changes["url"] = check_url(url, where="--url")
+    if changes:
+        result = corpus.edit_document(doc_id, {k: (v or None) for k, v in changes.items()},
+                                      by or os.environ.get("USER") or "the desk")
+        for field_name, (old, new) in result["changed"].items():
+            typer.echo(f"document {doc_id}: {field_name} {old!r} -> {new!r}")
+        if not result["changed"]:
+            typer.echo(f"document {doc_id}: nothing to change")
+        if result["stale"]:
+            _note(f"{len(result['stale'])} claim(s) rely on it and are marked stale; "
+                  "`verify recheck --all` re-scores them")
+        return
+    doc = corpus.document(doc_id)
+    info = {k: doc[k] for k in ("id", "kind", "title", "url", "publisher", "speaker", "published", "source",
+                                "format", "ingested_at", "sha256")}
+    info["sentences"] = corpus.count("sentences", "document_id = ?", [doc_id])
+    info["relied_on_by_claims"] = corpus.dependent_claims(doc_id)
+    info["edits"] = corpus.document_history(doc_id)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
+        return
+    for k in ("id", "kind", "title", "publisher", "speaker", "published", "url", "source", "ingested_at", "sentences"):
+        typer.echo(f"{k:<12} {info[k] if info[k] is not None else '-'}")
+    typer.echo(f"{'claims':<12} {len(info['relied_on_by_claims'])} rely on it")
+    for e in info["edits"]:
+        typer.echo(f"  edited {e['at']} by {e['by']}: {e['field']} {e['old']!r} -> {e['new']!r}")
+
+
+@app.command()
+def remove(
+    doc_id: int = typer.Argument(..., help="document id (see `verify documents`)"),
+    force: bool = typer.Option(False, "--force", help="remove it even though verdicts rely on it"),
+    by: Optional[str] = typer.Option(None, "--by", help="who removed it [default: $USER]"),
+    db: Optional[Path] = DB,
+):
+    """Take a document out of the corpus (kept for the audit trail; never searched again).
+
+    Example: verify remove 7 --force
+    """
+    corpus = _corpus(db)
+    stale = corpus.remove_document(doc_id, by or os.environ.get("USER") or "the desk", force=force)
+    typer.echo(f"document {doc_id} removed")
+    if stale:
+        _note(f"{len(stale)} claim(s) relied on it and are marked stale; `verify recheck --all` re-scores them")
+
+
+speakers_app = typer.Typer(help="Who said what: speakers, the side each speaks for, and which side is official.",
+                           no_args_is_help=False, invoke_without_command=True)
+app.add_typer(speakers_app, name="speakers")
+
+
+@speakers_app.callback()
+def speakers_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DB):
+    """List speakers with their affiliation, role, how it was found and how many sentences they said.
+
+    Example: verify speakers
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    corpus = _corpus(db)
+    rows = corpus.speakers()
+    side = corpus.official_side()
+    if as_json:
+        typer.echo(json.dumps({"official_side": side, "speakers": rows}, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"official side: {', '.join(side) if side else 'not set (every speaker counts)'}")
+    for r in rows:
+        mark = "*" if side and r["affiliation"] in side else " "
+        typer.echo(f"{mark} {r['name'][:40]:<40} {r['affiliation'] or '-':<8} {r['sentences']:>5} sentences  "
+                   f"{(r['role'] or '')[:40]:<40}  ({r['source']})")
+
+
+@speakers_app.command("set")
+def speakers_set(
+    name: str = typer.Argument(..., help="the speaker's name as listed by `verify speakers`"),
+    affiliation: Optional[str] = typer.Option(None, "--affiliation", help="the side they speak for, e.g. US; '' to clear"),
+    role: Optional[str] = typer.Option(None, "--role", help="their title, e.g. 'US ambassador to NATO'"),
+    by: Optional[str] = typer.Option(None, "--by", help="who made the correction [default: $USER]"),
+    db: Optional[Path] = DB,
+):
+    """Correct a speaker's affiliation or role (later ingests never overwrite it).
+
+    Example: verify speakers set "Alexander Grushko" --affiliation Russia
+    """
+    if affiliation is None and role is None:
+        raise InputError("give --affiliation and/or --role")
+    corpus = _corpus(db)
+    row = corpus.set_speaker(name, affiliation=affiliation.strip() if affiliation else affiliation,
+                             role=role, by=by or os.environ.get("USER") or "the desk")
+    typer.echo(f"{row['name']}: {row['affiliation'] or 'no affiliation'}"
+               + (f" ({row['role']})" if row["role"] else "") + f" \u2014 {row['source']}")
+
+
+@speakers_app.command("side")
+def speakers_side(
+    sides: Optional[list[str]] = typer.Argument(None, help="affiliations whose statements count, e.g. US NATO"),
+    clear: bool = typer.Option(False, "--clear", help="no official side: every speaker counts"),
+    db: Optional[Path] = DB,
+):
+    """Show or set the official side of this corpus: only its statements decide verdicts.
+
+    Example: verify speakers side US NATO
+    """
+    corpus = _corpus(db)
+    if clear:
+        corpus.set_official_side(None)
+    elif sides:
+        known = {r["affiliation"] for r in corpus.speakers() if r["affiliation"]}
+        unknown = [x for x in sides if x not in known]
+        if unknown and known:
+            _note(f"note: no speaker is affiliated with {', '.join(unknown)} yet (known: {', '.join(sorted(known))})")
+        corpus.set_official_side(sides)
+    side = corpus.official_side()
+    typer.echo(f"official side: {', '.join(side) if side else 'not set (every speaker counts)'}")
+
+
+@speakers_app.command("reattribute")
+def speakers_reattribute(db: Optional[Path] = DB):
+    """Attribute every stored sentence again (after upgrading verify); nothing is re-embedded.
+
+    Example: verify speakers reattribute && verify recheck --all
+    """
+    corpus = _corpus(db)
+    n = corpus.reattribute()
+    typer.echo(f"{n} sentences changed speaker or attribution")
 
 
 @app.command()

@@ -24,6 +24,13 @@ from .util import text_hash
 DEFAULT_DB = "corpus.db"
 
 
+def voice(s: str = "s", d: str = "d") -> str:
+    """SQL for who speaks a sentence: its speaker; narration speaks with its publisher's voice;
+    a transcript turn without a speaker (a journalist's question) with nobody's."""
+    return (f"coalesce({s}.speaker, case when coalesce({s}.attribution, '') != 'transcript' "
+            f"then {d}.publisher end)")
+
+
 def default_db_path() -> Path:
     """``$VERIFY_DB`` if set, else ``./corpus.db``."""
     return Path(os.environ.get("VERIFY_DB") or DEFAULT_DB)
@@ -130,13 +137,94 @@ def _m005_views(db: sqlite_utils.Database) -> None:
         where d.kind = 'official'""")
 
 
+def _m006_attribution(db: sqlite_utils.Database) -> None:
+    # Who said each sentence and the words that say so (verify.attribute), the speakers
+    # with the side they speak for, and corpus settings (the official side).
+    db["sentences"].add_column("attribution", str)
+    db["sentences"].add_column("cue", str)
+    db["speakers"].create({"name": str, "affiliation": str, "role": str, "source": str, "updated_at": str},
+                          pk="name")
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    # Verdicts say when a desk should read the evidence first; evidence keeps its clause-level
+    # NLI and whether it counted (official side) or was shown for context.
+    db["verdicts"].add_column("needs_review", str)
+    db["evidence"].add_column("counted", int)
+    db["evidence"].add_column("units", str)
+    db.execute("drop view claim_verdicts")
+    db.execute("""create view claim_verdicts as
+        select c.id as claim_id, c.text as claim, d.title as report, d.published as report_date,
+               v.label, round(v.score, 3) as score, v.reason, v.conflicting, v.needs_review, v.run_id,
+               s.text as best_evidence,
+               coalesce(s.speaker,
+                        case when coalesce(s.attribution, '') != 'transcript' then od.publisher end) as evidence_speaker,
+               sp.affiliation as evidence_affiliation, od.published as evidence_date,
+               od.title as evidence_document, od.url as evidence_url, round(e.similarity, 3) as similarity,
+               (select label from reviews rv where rv.claim_id = c.id order by rv.id desc limit 1) as human_label
+        from claims c join latest_verdicts v on v.claim_id = c.id
+        left join documents d on d.id = c.document_id
+        left join evidence e on e.verdict_id = v.id and e.rank = (
+              select min(rank) from evidence e2 where e2.verdict_id = v.id)
+        left join sentences s on s.id = e.sentence_id
+        left join documents od on od.id = s.document_id
+        left join speakers sp on sp.name = coalesce(s.speaker,
+                        case when coalesce(s.attribution, '') != 'transcript' then od.publisher end)""")
+    db.execute("drop view official_sentences")
+    db.execute("""create view official_sentences as
+        select s.id, s.text, coalesce(s.speaker,
+                        case when coalesce(s.attribution, '') != 'transcript' then d.publisher end) as speaker,
+               sp.affiliation, s.attribution, s.cue,
+               d.published as date, d.title, d.url, d.publisher, s.document_id, s.start, s.end
+        from sentences s join documents d on d.id = s.document_id
+        left join speakers sp on sp.name = coalesce(s.speaker,
+                        case when coalesce(s.attribution, '') != 'transcript' then d.publisher end)
+        where d.kind = 'official'""")
+
+
+def _m007_document_edits(db: sqlite_utils.Database) -> None:
+    # A desk corrects a document's metadata or removes it; every change is kept, like reviews.
+    db["document_edits"].create({"id": int, "document_id": int, "field": str, "old": str, "new": str,
+                                 "by": str, "at": str}, pk="id", foreign_keys=[("document_id", "documents", "id")])
+    db["document_edits"].create_index(["document_id"])
+    db.execute("create trigger document_edits_no_update before update on document_edits "
+               "begin select raise(abort, 'document edits are append-only'); end")
+    db.execute("create trigger document_edits_no_delete before delete on document_edits "
+               "begin select raise(abort, 'document edits are append-only'); end")
+    # Claims whose verdict rests on something that changed; the next recheck re-scores them.
+    db["stale_claims"].create({"claim_id": int, "reason": str, "at": str}, pk="claim_id",
+                              foreign_keys=[("claim_id", "claims", "id")])
+
+
+def _m008_pages(db: sqlite_utils.Database) -> None:
+    # PDFs and scans (verify.pdf): the page a sentence starts on, so the evidence trail can
+    # say "page 3", and the mean OCR word confidence of that page (null: not OCR'd), so OCR'd
+    # evidence is flagged. Both are null for documents that have no pages (txt, html, ...).
+    db["sentences"].add_column("page", int)
+    db["sentences"].add_column("ocr_confidence", float)
+
+
+def _m009_languages(db: sqlite_utils.Database) -> None:
+    # The language of each document and sentence (ISO 639-1, verify.language): a Spanish
+    # report is checked across languages, an English one as before. Null: ingested before
+    # languages were recorded (verify.language detects them again when needed).
+    db["documents"].add_column("language", str)
+    db["sentences"].add_column("language", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial", _m001_initial),
     ("frames_and_details", _m002_frames_and_details),
     ("calibrations", _m003_calibrations),
     ("reviews", _m004_reviews),
     ("views", _m005_views),
+    ("attribution", _m006_attribution),
+    ("document_edits", _m007_document_edits),
+    ("pages", _m008_pages),
+    ("languages", _m009_languages),
 ]
+EDITABLE = ("title", "url", "publisher", "speaker", "published")
+# A removed document keeps its rows (verdict history still shows the evidence it gave) but
+# is no longer "official" or "report": every search and recheck leaves it out.
+REMOVED = "removed"
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -144,12 +232,25 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 @dataclass
 class SentenceSpan:
-    """A sentence located in its document's stored text: ``text == doc_text[start:end]``."""
+    """A sentence located in its document's stored text: ``text == doc_text[start:end]``.
+
+    ``speaker`` is who said it (None: the publisher's narration, or a question in a
+    transcript); ``attribution`` is how that was found and ``cue`` the words that said
+    so (see ``verify.attribute``); ``role`` the title words around the speaker's name.
+    ``page`` is the 1-based page it starts on in a PDF or image, and ``ocr_confidence``
+    that page's mean OCR word confidence in [0, 1] (None unless the page was OCR'd).
+    """
 
     start: int
     end: int
     text: str
     speaker: str | None = None
+    attribution: str | None = None
+    cue: str | None = None
+    role: str | None = None
+    page: int | None = None
+    ocr_confidence: float | None = None
+    language: str | None = None  # ISO 639-1 code (verify.language); None: not detected
 
 
 @dataclass
@@ -164,6 +265,8 @@ class Document:
     source: str | None = None
     format: str | None = None
     sentences: list[SentenceSpan] = field(default_factory=list)
+    affiliation: str | None = None  # the side ``speaker`` speaks for, when given at ingest
+    language: str | None = None  # ISO 639-1 code of the whole text (verify.language)
 
     @property
     def sha256(self) -> str:
@@ -191,8 +294,9 @@ class Corpus:
         0
     """
 
-    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, migrate: bool = True):
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, migrate: bool = True, on_wait=None):
         self.path = Path(path) if str(path) != ":memory:" else None
+        self.on_wait = on_wait  # called with the seconds waited while another process writes
         if self.path is not None and self.path.parent != Path(""):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -277,11 +381,14 @@ class Corpus:
                 fn(self.db)
                 self.db["_migrations"].insert({"id": number, "name": name, "applied_at": now()})
             applied.append(name)
+        self._attribution = None
+        self._pages = None
+        self._languages = None
         return applied
 
     def transaction(self):
         """A context manager: everything inside commits together or not at all."""
-        return _Transaction(self.conn)
+        return _Transaction(self.conn, self.on_wait)
 
     # --- documents and sentences --------------------------------------------------------
     def find_document(self, sha256: str) -> dict | None:
@@ -298,12 +405,308 @@ class Corpus:
                 "kind": doc.kind, "title": doc.title, "url": doc.url, "publisher": doc.publisher,
                 "speaker": doc.speaker, "published": doc.published, "sha256": doc.sha256,
                 "source": doc.source, "format": doc.format, "text": doc.text, "ingested_at": now(),
-            }).last_pk
-            self.db["sentences"].insert_all(
-                ({"document_id": doc_id, "position": i, "start": s.start, "end": s.end, "text": s.text,
-                  "speaker": s.speaker or doc.speaker, "text_hash": text_hash(s.text)}
-                 for i, s in enumerate(doc.sentences)), batch_size=1000)
+            } | ({"language": doc.language} if self.has_languages else {})).last_pk
+            attributed = self.has_attribution
+            paged = self.has_pages
+            languages = self.has_languages
+            known = self.known_speakers() if attributed else {}
+            rows = []
+            for i, s in enumerate(doc.sentences):
+                speaker = known.get(s.speaker.lower(), s.speaker) if s.speaker and " " not in s.speaker else s.speaker
+                if s.attribution is None:  # built without attribution (tests, pools): the document's speaker
+                    speaker = speaker or doc.speaker
+                rows.append({"document_id": doc_id, "position": i, "start": s.start, "end": s.end, "text": s.text,
+                             "speaker": speaker, "text_hash": text_hash(s.text)}
+                            | ({"attribution": s.attribution, "cue": s.cue} if attributed else {})
+                            | ({"page": s.page, "ocr_confidence": s.ocr_confidence} if paged else {})
+                            | ({"language": s.language or doc.language} if languages else {}))
+            self.db["sentences"].insert_all(rows, batch_size=1000)
+            if attributed:
+                self._register_speakers(doc, rows)
         return AddResult(doc_id, True, len(doc.sentences))
+
+    # --- speakers and the official side ---------------------------------------------------
+    @property
+    def has_attribution(self) -> bool:
+        """Whether the schema has attribution (migration 6); only a corpus opened with
+        ``migrate=False`` at an older version lacks it."""
+        if getattr(self, "_attribution", None) is None:
+            self._attribution = self.schema_version() >= 6
+        return self._attribution
+
+    @property
+    def has_pages(self) -> bool:
+        """Whether sentences have ``page`` and ``ocr_confidence`` (the "pages" migration); only a
+        corpus opened with ``migrate=False`` at an older version lacks them."""
+        if getattr(self, "_pages", None) is None:
+            cols = {r[1] for r in self.conn.execute("pragma table_info(sentences)")}
+            self._pages = {"page", "ocr_confidence"} <= cols
+        return self._pages
+
+    @property
+    def has_languages(self) -> bool:
+        """Whether documents and sentences have ``language`` (the "languages" migration); only a
+        corpus opened with ``migrate=False`` at an older version lacks it."""
+        if getattr(self, "_languages", None) is None:
+            cols = {r[1] for r in self.conn.execute("pragma table_info(sentences)")}
+            self._languages = "language" in cols
+        return self._languages
+
+    def known_speakers(self) -> dict[str, str]:
+        """Surname -> full name, for surnames only one known speaker has ("blinken" -> "Antony Blinken")."""
+        by_surname: dict[str, set[str]] = {}
+        for (name,) in self.conn.execute("select name from speakers where name like '% %'"):
+            by_surname.setdefault(name.split()[-1].lower(), set()).add(name)
+        return {k: next(iter(v)) for k, v in by_surname.items() if len(v) == 1}
+
+    def _register_speakers(self, doc: Document, rows: list[dict]) -> None:
+        """Add the document's speakers (and its publisher) with the affiliation their role implies.
+
+        A speaker the desk has set is never overwritten; an inferred one without an
+        affiliation takes one when a later document's role words give it.
+        """
+        from .attribute import affiliation
+
+        found: dict[str, tuple[str | None, str | None, str]] = {}
+        publisher_side = affiliation(doc.publisher)
+        if doc.publisher:
+            found[doc.publisher] = (publisher_side, "publisher", "inferred from the publisher's name")
+        # Someone speaking in a document an organisation publishes as its own (a transcript, or
+        # the document's named speaker) speaks for that organisation unless their role says otherwise.
+        by_publisher = f"inferred from the publisher, {doc.publisher}" if publisher_side else "no side named"
+        if doc.speaker:
+            aff = doc.affiliation or affiliation(doc.speaker) or publisher_side
+            found[doc.speaker] = (aff, None, "given at ingest" if doc.affiliation else by_publisher)
+        for span, row in zip(doc.sentences, rows):
+            name = row["speaker"]
+            if not name or span.attribution in (None, "document speaker"):
+                continue
+            aff = affiliation(span.role) or affiliation(name)
+            source = f"inferred from \u201c{span.role}\u201d" if span.role and aff else "no side named"
+            if not aff and span.attribution == "transcript" and publisher_side:
+                aff, source = publisher_side, by_publisher
+            if name not in found or (aff and not found[name][0]):
+                found[name] = (aff, span.role, source)
+        for name, (aff, role, source) in found.items():
+            row = self.conn.execute("select affiliation, source from speakers where name = ?", [name]).fetchone()
+            if row is None:
+                self.db["speakers"].insert({"name": name, "affiliation": aff, "role": role, "source": source,
+                                            "updated_at": now()})
+            elif aff and not row[0] and not str(row[1]).startswith("set by"):
+                self.db["speakers"].update(name, {"affiliation": aff, "role": role, "source": source,
+                                                  "updated_at": now()})
+
+    def reattribute(self, doc_ids: Iterable[int] | None = None) -> int:
+        """Attribute the sentences of stored documents again (after an upgrade, or a fix to
+        the rules). Sentence ids, text and offsets do not change, so nothing is re-embedded.
+
+        Returns:
+            How many sentences changed speaker or attribution.
+        """
+        from .attribute import attribute
+        from .segment import segment
+
+        ids = list(doc_ids) if doc_ids is not None else [r[0] for r in self.conn.execute(
+            "select id from documents order by id")]
+        changed = 0
+        for doc_id in ids:
+            doc = self.document(doc_id)
+            stored = list(self.conn.execute(
+                "select id, start, end, text, speaker, attribution from sentences where document_id = ? "
+                "order by position", [doc_id]))
+            fresh = {(sp.start, sp.end): sp for sp in segment(doc["text"], doc["speaker"])}
+            spans = [fresh.get((start, end)) or SentenceSpan(start, end, text) for _, start, end, text, _, _ in stored]
+            for span, a in zip(spans, attribute(doc["text"], spans, publisher=doc["publisher"],
+                                                default_speaker=doc["speaker"],
+                                                known_names=list(self.known_speakers().values()))):
+                if span.attribution != "transcript":
+                    span.speaker, span.attribution, span.cue, span.role = a.speaker, a.kind, a.cue, a.role
+            record = Document(kind=doc["kind"], text=doc["text"], publisher=doc["publisher"], speaker=doc["speaker"],
+                              sentences=spans)
+            with self.transaction():
+                rows = []
+                for (sid, _, _, _, old_speaker, old_kind), span in zip(stored, spans):
+                    rows.append({"speaker": span.speaker, "attribution": span.attribution})
+                    if (old_speaker, old_kind) != (span.speaker, span.attribution):
+                        changed += 1
+                    self.conn.execute("update sentences set speaker = ?, attribution = ?, cue = ? where id = ?",
+                                      [span.speaker, span.attribution, span.cue, sid])
+                self._register_speakers(record, rows)
+        return changed
+
+    def speakers(self) -> list[dict]:
+        """Every speaker with their affiliation, role, how it was found, and their sentence count."""
+        cur = self.conn.execute(
+            "select sp.name, sp.affiliation, sp.role, sp.source, sp.updated_at, "
+            "(select count(*) from sentences s join documents d on d.id = s.document_id "
+            f" where {voice()} = sp.name) from speakers sp order by sp.name")
+        keys = ["name", "affiliation", "role", "source", "updated_at", "sentences"]
+        return [dict(zip(keys, r)) for r in cur]
+
+    def set_speaker(self, name: str, *, affiliation: str | None = None, role: str | None = None,
+                    by: str = "the desk") -> dict:
+        """Correct (or add) a speaker's affiliation or role; the desk's word is never overwritten by inference."""
+        with self.transaction():
+            row = self.conn.execute("select name, affiliation, role from speakers where name = ?", [name]).fetchone()
+            values = {"affiliation": affiliation if affiliation is not None else (row[1] if row else None),
+                      "role": role if role is not None else (row[2] if row else None),
+                      "source": f"set by {by}", "updated_at": now()}
+            if row is None:
+                self.db["speakers"].insert({"name": name, **values})
+            else:
+                self.db["speakers"].update(name, values)
+        return {"name": name, **values}
+
+    def setting(self, key: str, default=None):
+        if not self.db["settings"].exists():
+            return default
+        row = self.conn.execute("select value from settings where key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value) -> None:
+        with self.transaction():
+            if value is None:
+                self.conn.execute("delete from settings where key = ?", [key])
+            else:
+                self.db["settings"].upsert({"key": key, "value": json.dumps(value)}, pk="key")
+
+    def affiliations_fingerprint(self) -> str:
+        """A short hash of who speaks for which side: a rechecked verdict is stale when it changes."""
+        h = hashlib.sha256()
+        for name, aff in self.conn.execute("select name, coalesce(affiliation, '') from speakers order by name"):
+            h.update(f"{name}\x00{aff}\x01".encode())
+        return h.hexdigest()[:16]
+
+    # --- documents a desk corrects ------------------------------------------------------------
+    def documents(self, *, kind: str | None = None, publisher: str | None = None, speaker: str | None = None,
+                  since: str | None = None, search: str | None = None, include_removed: bool = False) -> list[dict]:
+        """Documents without their text, newest first, with their sentence count."""
+        where, params = [], []
+        if kind:
+            where.append("d.kind = ?")
+            params.append(kind)
+        elif not include_removed:
+            where.append("d.kind != ?")
+            params.append(REMOVED)
+        for col, value in (("publisher", publisher), ("speaker", speaker)):
+            if value:
+                where.append(f"lower(coalesce(d.{col}, '')) like ?")
+                params.append(f"%{value.lower()}%")
+        if since:
+            where.append("d.published >= ?")
+            params.append(since)
+        if search:
+            where.append("(lower(coalesce(d.title, '')) like ? or lower(coalesce(d.source, '')) like ?)")
+            params += [f"%{search.lower()}%"] * 2
+        cur = self.conn.execute(
+            "select d.id, d.kind, d.title, d.url, d.publisher, d.speaker, d.published, d.source, d.format, "
+            "d.ingested_at, (select count(*) from sentences s where s.document_id = d.id) as sentences "
+            "from documents d" + (" where " + " and ".join(where) if where else "") + " order by d.id desc", params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur]
+
+    def dependent_claims(self, doc_id: int) -> list[int]:
+        """Claims whose latest verdict rests on this document: its own claims (a report), or
+        claims with one of its sentences in their evidence (an official statement)."""
+        rows = self.conn.execute(
+            "select distinct v.claim_id from latest_verdicts v join evidence e on e.verdict_id = v.id "
+            "join sentences s on s.id = e.sentence_id where s.document_id = ? "
+            "union select c.id from claims c where c.document_id = ? order by 1", [doc_id, doc_id])
+        return [r[0] for r in rows]
+
+    def edit_document(self, doc_id: int, changes: dict, by: str) -> dict:
+        """Correct a document's metadata; every change is recorded in ``document_edits``.
+
+        Sentences are attributed again (the speaker and publisher are defaults of that), and
+        the claims that rely on the document are marked stale for the next recheck.
+
+        Returns:
+            ``{"changed": {field: (old, new)}, "stale": [claim ids]}``.
+        """
+        doc = self.document(doc_id)
+        if doc["kind"] == REMOVED:
+            raise CorpusError(f"document {doc_id} was removed")
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise CorpusError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}")
+        changed = {k: (doc[k], v) for k, v in changes.items() if v != doc[k]}
+        stale: list[int] = []
+        if not changed:
+            return {"changed": {}, "stale": []}
+        with self.transaction():
+            self.db["documents"].update(doc_id, {k: new for k, (_, new) in changed.items()})
+            for field_name, (old, new) in changed.items():
+                self._log_edit(doc_id, field_name, old, new, by)
+            if {"speaker", "publisher"} & set(changed) and doc["kind"] == "official":
+                self.reattribute([doc_id])
+            stale = self._mark_stale(doc_id, "document {} edited: {}".format(doc_id, ", ".join(sorted(changed))))
+        return {"changed": changed, "stale": stale}
+
+    def remove_document(self, doc_id: int, by: str, force: bool = False) -> list[int]:
+        """Take a document out of the corpus: no search, check or recheck sees it again.
+
+        Its rows stay, so past verdicts still show the evidence they had; the removal is
+        recorded in ``document_edits``. Refused while verdicts rely on it unless ``force``;
+        then those claims are marked stale for the next recheck.
+
+        Returns:
+            The claims marked stale.
+        """
+        doc = self.document(doc_id)
+        if doc["kind"] == REMOVED:
+            raise CorpusError(f"document {doc_id} was already removed")
+        depending = self.dependent_claims(doc_id)
+        if depending and not force:
+            shown = ", ".join(map(str, depending[:8])) + (", ..." if len(depending) > 8 else "")
+            raise CorpusError(f"document {doc_id} is relied on by {len(depending)} claim(s) ({shown}); "
+                              "pass --force to remove it: they are marked stale and the next recheck re-scores them")
+        with self.transaction():
+            self.db["documents"].update(doc_id, {"kind": REMOVED})
+            self._log_edit(doc_id, "kind", doc["kind"], REMOVED, by)
+            stale = self._mark_stale(doc_id, f"document {doc_id} removed") if doc["kind"] == "official" else []
+            if doc["kind"] == "report":
+                self.conn.execute("delete from stale_claims where claim_id in "
+                                  "(select id from claims where document_id = ?)", [doc_id])
+        return stale
+
+    def document_history(self, doc_id: int) -> list[dict]:
+        return list(self.db["document_edits"].rows_where("document_id = ?", [doc_id], order_by="id"))
+
+    def _log_edit(self, doc_id: int, field_name: str, old, new, by: str) -> None:
+        self.db["document_edits"].insert({"document_id": doc_id, "field": field_name,
+                                          "old": None if old is None else str(old),
+                                          "new": None if new is None else str(new), "by": by, "at": now()})
+
+    def _mark_stale(self, doc_id: int, reason: str) -> list[int]:
+        claims = [c for c in self.dependent_claims(doc_id)
+                  if self.conn.execute("select kind from documents d join claims c on c.document_id = d.id "
+                                       "where c.id = ?", [c]).fetchone() != (REMOVED,)]
+        for cid in claims:
+            self.db["stale_claims"].upsert({"claim_id": cid, "reason": reason, "at": now()}, pk="claim_id")
+        return claims
+
+    def stale_claims(self) -> dict[int, str]:
+        if not self.db["stale_claims"].exists():
+            return {}
+        return dict(self.conn.execute("select claim_id, reason from stale_claims"))
+
+    def clear_stale(self, claim_ids) -> None:
+        with self.transaction():
+            for cid in claim_ids:
+                self.conn.execute("delete from stale_claims where claim_id = ?", [cid])
+
+    def live_claim_ids(self) -> list[int]:
+        """Every claim not belonging to a removed report: what `recheck --all` rechecks."""
+        return [r[0] for r in self.conn.execute(
+            "select c.id from claims c left join documents d on d.id = c.document_id "
+            "where d.kind is null or d.kind != ? order by c.id", [REMOVED])]
+
+    def official_side(self) -> list[str] | None:
+        """The affiliations whose statements count as official evidence (None: every statement counts)."""
+        return self.setting("official_side")
+
+    def set_official_side(self, sides: list[str] | None) -> None:
+        self.set_setting("official_side", sorted(set(sides)) if sides else None)
 
     def document(self, doc_id: int) -> dict:
         row = self.row("documents", doc_id)
@@ -317,9 +720,12 @@ class Corpus:
         found = cur.fetchone()
         return dict(zip([c[0] for c in cur.description], found)) if found else None
 
-    def sentences(self, where: str | None = None, params: Iterable = (), *, with_document=False) -> Iterator[dict]:
-        sql = ("select s.*, d.kind, d.title, d.url, d.published, d.publisher from sentences s "
-               "join documents d on d.id = s.document_id")
+    def sentences(self, where: str | None = None, params: Iterable = ()) -> Iterator[dict]:
+        # Narration has no speaker of its own: the publisher speaks, with the publisher's affiliation.
+        sql = ("select s.*, d.kind, d.title, d.url, d.published, d.publisher"
+               + (", sp.affiliation from sentences s join documents d on d.id = s.document_id "
+                  f"left join speakers sp on sp.name = {voice()}" if self.has_attribution else
+                  " from sentences s join documents d on d.id = s.document_id"))
         if where:
             sql += " where " + where
         sql += " order by s.id"
@@ -438,8 +844,10 @@ class Corpus:
             vid = self.db["verdicts"].insert({
                 "run_id": run_id, "claim_id": claim_id, "label": verdict.label, "score": verdict.score,
                 "reason": verdict.reason, "conflicting": int(verdict.conflicting),
+                "needs_review": verdict.needs_review,
                 "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes,
-                                       "cutoffs": verdict.cutoffs})}).last_pk
+                                       "cutoffs": verdict.cutoffs, "clauses": verdict.clauses,
+                                       "decisive": verdict.decisive})}).last_pk
             self.db["evidence"].insert_all(({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 
@@ -480,8 +888,8 @@ class Corpus:
             cutoffs: fresh retrieval cutoffs to record with the copy (the evidence is the
                 same, but a new sentence may have raised the bar of a candidate list).
         """
-        cols = "claim_id, label, score, reason, conflicting, details"
-        ecols = "rank, sentence_id, similarity, p_entail, p_neutral, p_contradict, flags, relation"
+        cols = "claim_id, label, score, reason, conflicting, details, needs_review"
+        ecols = "rank, sentence_id, similarity, p_entail, p_neutral, p_contradict, flags, relation, counted, units"
         new = self.conn.execute(f"insert into verdicts (run_id, {cols}) select ?, {cols} from verdicts where id = ?",
                                 [run_id, verdict_id]).lastrowid
         if cutoffs is not None:
@@ -514,18 +922,48 @@ class Corpus:
         self.conn.close()
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; nests as a no-op."""
+LOCK_WAIT = 30.0  # seconds a writer waits for another process's write to finish
 
-    def __init__(self, conn: sqlite3.Connection):
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; nests as a no-op.
+
+    While another process holds the write lock it waits up to ``LOCK_WAIT`` seconds,
+    telling ``on_wait`` (seconds waited so far) about once a second, so that a user
+    sees why nothing happens.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, on_wait=None):
         self.conn = conn
         self.outer = False
+        self.on_wait = on_wait
 
     def __enter__(self):
         if not self.conn.in_transaction:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             self.outer = True
         return self.conn
+
+    def _begin(self) -> None:
+        if self.on_wait is None:
+            self.conn.execute("BEGIN IMMEDIATE")  # SQLite's own busy timeout does the waiting
+            return
+        import time
+
+        start = time.monotonic()
+        self.conn.execute("PRAGMA busy_timeout = 1000")
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as e:
+                    waited = time.monotonic() - start
+                    if "locked" not in str(e) or waited >= LOCK_WAIT:
+                        raise
+                    self.on_wait(waited)
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT * 1000)}")
 
     def __exit__(self, exc_type, exc, tb):
         if not self.outer:

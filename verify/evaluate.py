@@ -41,18 +41,42 @@ def read_jsonl(path: str | Path, required: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def build_pool(claims: list[dict], pool_path: str | None) -> list[dict]:
+def build_pool(claims: list[dict], pool_path: str | None) -> tuple[list[dict], list[str]]:
+    """The pool of evidence sentences, and warnings about evidence ids that had to be re-keyed.
+
+    An id that comes back with another text (a file that numbers evidence per claim) is
+    re-keyed as ``<claim id>/<evidence id>`` for that claim, its gold ids included, so no
+    sentence is silently dropped from the pool.
+    """
     if pool_path:
-        return read_jsonl(pool_path, ("id", "text"))
-    seen, pool = set(), []
-    for c in claims:
+        pool = read_jsonl(pool_path, ("id", "text"))
+        texts: dict[str, str] = {}
+        for item in pool:
+            if texts.setdefault(str(item["id"]), item["text"]) != item["text"]:
+                raise InputError(f"{pool_path}: id {item['id']!r} is given to two different texts")
+        return pool, []
+    seen: dict[str, str] = {}
+    pool, rekeyed = [], 0
+    for n, c in enumerate(claims):
         for e in c.get("evidence") or []:
-            if e["id"] not in seen and str(e.get("text", "")).strip():
-                seen.add(e["id"])
+            text = str(e.get("text", ""))
+            if not text.strip():
+                continue
+            key = str(e["id"])
+            if key in seen and seen[key] != text:
+                new = f"{c.get('id', n)}/{key}"
+                c["gold_evidence_ids"] = [new if str(g) == key else g for g in c.get("gold_evidence_ids") or []]
+                e = dict(e, id=new)
+                key = new
+                rekeyed += 1
+            if key not in seen:
+                seen[key] = text
                 pool.append(e)
     if not pool:
         raise InputError("no evidence in the claims file and no --pool given")
-    return pool
+    warnings = [f"{rekeyed} evidence item(s) reuse an id another claim gives to a different text; "
+                "re-keyed as <claim id>/<evidence id>"] if rekeyed else []
+    return pool, warnings
 
 
 def load_pool(corpus: Corpus, pool: list[dict]) -> dict[int, set[str]]:
@@ -128,7 +152,7 @@ def score_file(claims_path: str, pool_path: str | None = None, *, embedder=None,
     claims = read_jsonl(claims_path, ("claim", "label"))
     if limit:
         claims = claims[:limit]
-    pool = build_pool(claims, pool_path)
+    pool, warnings = build_pool(claims, pool_path)
     scored = [c for c in claims if c["label"] is not None]
     bad = {c["label"] for c in scored} - set(LABELS)
     if bad:
@@ -154,12 +178,19 @@ def score_file(claims_path: str, pool_path: str | None = None, *, embedder=None,
         by_mode = retrieval_recall(checker, texts, [set(c.get("gold_evidence_ids") or []) for c in scored], mapping)
         corpus.close()
     return {"claims": scored, "skipped": len(claims) - len(scored), "pool": len(pool), "results": results,
-            "hits": hits, "with_gold": with_gold, "recall_by_retrieval": by_mode, "manifest": manifest}
+            "hits": hits, "with_gold": with_gold, "recall_by_retrieval": by_mode, "manifest": manifest,
+            "warnings": warnings}
 
 
 def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, nli="auto", k: int = 5,
-             thresholds=None, limit: int | None = None, progress=None, retrieval: str = "hybrid") -> dict:
-    """Check every labelled claim against the whole pool; return the metrics dict."""
+             thresholds=None, limit: int | None = None, progress=None, retrieval: str = "hybrid",
+             per_claim: bool = False) -> dict:
+    """Check every labelled claim against the whole pool; return the metrics dict.
+
+    Args:
+        per_claim: also return ``claims``: each claim's gold and predicted label, score,
+            needs-review reason and the evidence that decided it.
+    """
     from .calibrate import expected_calibration_error
 
     f = score_file(claims_path, pool_path, embedder=embedder, nli=nli, k=k, thresholds=thresholds, limit=limit,
@@ -176,9 +207,34 @@ def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, n
             [v.score for v, _ in f["results"]], [g == p for g, p in zip(gold, preds)]),
         "predicted": dict(Counter(preds)), "embed_model": manifest["embed_model"],
         "nli_model": manifest["nli_model"], "mode": manifest["mode"], "k": k,
-        "thresholds": manifest["thresholds"], "file": str(claims_path),
+        "thresholds": manifest["thresholds"], "file": str(claims_path), "warnings": f["warnings"],
+        "contradiction_precision": out["per_label"]["contradictory"]["precision"],
+        "needs_review": sum(bool(v.needs_review) for v, _ in f["results"]),
+        **review_split(gold, [v for v, _ in f["results"]]),
     })
+    if per_claim:
+        out["claims"] = [_claim_row(c, v, evs) for c, (v, evs) in zip(f["claims"], f["results"])]
     return out
+
+
+def review_split(gold: list[str], verdicts: list) -> dict:
+    """Accuracy of the verdicts flagged "needs review" and of the others: the flag is worth
+    having only if the flagged ones are the shakier ones."""
+    out = {}
+    for name, want in (("accuracy_needs_review", True), ("accuracy_unflagged", False)):
+        pairs = [(g, v.label) for g, v in zip(gold, verdicts) if bool(v.needs_review) == want]
+        out[name] = round(sum(g == p for g, p in pairs) / len(pairs), 4) if pairs else None
+    return out
+
+
+def _claim_row(claim: dict, verdict, evidence) -> dict:
+    best = evidence[verdict.decisive] if verdict.decisive is not None and evidence else None
+    return {"id": claim.get("id"), "claim": claim["claim"], "gold": claim["label"], "predicted": verdict.label,
+            "right": claim["label"] == verdict.label, "score": verdict.score, "needs_review": verdict.needs_review,
+            "reason": verdict.reason,
+            "evidence": None if best is None else {
+                "text": best.sentence["text"], "similarity": round(best.similarity, 4), "p_entail": best.p_entail,
+                "p_neutral": best.p_neutral, "p_contradict": best.p_contradict}}
 
 
 # --- NLI evaluation on pairs ----------------------------------------------------------------
@@ -215,8 +271,11 @@ def read_nli_pairs(path: str | Path) -> list[tuple[str, str, str]]:
 
 def evaluate_nli(model, pairs: list[tuple[str, str, str]], batch: int = 256, progress=None) -> dict:
     """Accuracy, macro-F1, per-label figures and confusion of an NLI model on labelled pairs."""
+    import time
+
     preds = []
     names = ("entailment", "neutral", "contradiction")
+    t0 = time.perf_counter()
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
         for probs in model.score([(p, h) for p, h, _ in chunk]):
@@ -225,7 +284,9 @@ def evaluate_nli(model, pairs: list[tuple[str, str, str]], batch: int = 256, pro
             progress(len(chunk))
     m = metrics([NLI_TO_VERDICT[g] for _, _, g in pairs], [NLI_TO_VERDICT[p] for p in preds])
     rename = lambda d: {VERDICT_TO_NLI[k]: v for k, v in d.items()}  # noqa: E731
+    seconds = time.perf_counter() - t0
     return {"n": len(pairs), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+            "pairs_per_second": round(len(pairs) / seconds, 1) if seconds > 0 else None,
             "per_label": rename(m["per_label"]),
             "confusion": {VERDICT_TO_NLI[g]: rename(row) for g, row in m["confusion"].items()},
             "model": model.model_id}

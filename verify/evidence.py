@@ -21,10 +21,12 @@ _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(thousand|
 _WORDNUM = re.compile(r"\b(" + "|".join(_WORD_NUMBERS) + r")(?:\s+(hundred|thousand|million|billion|trillion))?"
                       r"\s+([a-z][a-z\-]+)", re.I)
 _MONTHS = ("january february march april may june july august september october november december").split()
-_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?|\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
+_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
+                   r"|\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
                    + "|".join(_MONTHS) + r")(?:\s+(\d{4}))?|\b(19\d\d|20\d\d)\b", re.I)
 _NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|can't|won't|"
-                       r"n't|refuse[sd]?|refusing|reject(?:s|ed)?|rule[sd]? out|deny|denie[sd]|declin(?:e|es|ed|ing))\b|n't\b",
+                       r"n't|refuse[sd]?|refusing|reject(?:s|ed)?|rule[sd]? out|deny|denie[sd]|"
+                       r"declin(?:e|es|ed|ing))\b|n't\b",
                        re.I)
 _QUOTE = re.compile(r"[\"“”„«»]([^\"“”„«»]{8,400})[\"“”„«»]")
 
@@ -39,11 +41,20 @@ class Mismatch:
         return f"{self.kind}: claim {self.claim} / official {self.official}"
 
 
+# "more than 13,000" agrees with "more than 1,300" and with "20,000": a number after a bound
+# is not an exact quantity, so it is never a mismatch.
+_BOUND = re.compile(r"\b(?:more|less|fewer|greater) than\s*$|\b(?:over|under|above|below|at least|at most|up to|"
+                    r"nearly|almost|exceeding|upwards of|as many as|as few as)\s*$", re.I)
+
+
 def numbers(text: str) -> dict[float, str]:
-    """Quantities in ``text`` (years excluded: they are dates), value -> as written."""
+    """Exact quantities in ``text`` (years excluded: they are dates; "more than N" is not exact),
+    value -> as written."""
     out: dict[float, str] = {}
     text = _DATE.sub(lambda m: " " * len(m.group(0)), text)  # "January 26" is a date, not a count
     for m in _NUM.finditer(text):
+        if _BOUND.search(text[:m.start()]):
+            continue
         raw, scale = m.group(1), m.group(2)
         value = float(raw.replace(",", ""))
         if not scale and "," not in raw and 1900 <= value <= 2100 and "." not in raw:
@@ -53,6 +64,8 @@ def numbers(text: str) -> dict[float, str]:
         out[value] = m.group(0).strip()
     text = _NUM.sub(lambda m: " " * len(m.group(0)), text)  # "5 thousand": "thousand" is its scale
     for m in _WORDNUM.finditer(text):
+        if _BOUND.search(text[:m.start()]):
+            continue
         value = float(_WORD_NUMBERS[m.group(1).lower()])
         if m.group(2):
             value *= 100 if m.group(2).lower() == "hundred" else _SCALE[m.group(2).lower()]
@@ -208,6 +221,80 @@ def entity_mismatches(claim: str, official: str) -> list[Mismatch]:
             out.append(Mismatch("entity", ", ".join(ce[kind][c] for c in missing),
                                 ", ".join(oe[kind].values())))
     return out
+
+
+def _stem(word: str) -> str:
+    """A crude English stem, enough to match "documents"/"document", "released"/"release"."""
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[:-len(suffix)] + repl
+    return word.rstrip("e") if len(word) > 4 else word
+
+
+# One subject, several names: "U.S.", "Washington" and "American" all mean the United States
+# here. "US" only in capitals: lower-case "us" is the pronoun.
+_SUBJECT_ALIASES = {a: ("united states" if name == "american" else name)
+                    for name, aliases in _ALIASES.items() for a in aliases if a not in ("us", "u.s.")}
+_SUBJECT_ALIASES["american"] = "united states"
+_ALIAS_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(_SUBJECT_ALIASES, key=len, reverse=True))
+                       + r")(?![\w])", re.I)
+_US = re.compile(r"(?<![\w.])(?:U\.S\.(?:A\.)?|USA?)(?![\w])")
+
+
+def content_stems(text: str) -> set[str]:
+    """Stemmed content words; "U.S." and "Washington" count as "united states", and so on (``_ALIASES``)."""
+    text = _US.sub(" united states ", text)
+    text = _ALIAS_RE.sub(lambda m: _SUBJECT_ALIASES[m.group(1).lower()], text.lower())
+    return {_stem(w) for w in _WORD.findall(text) if w not in _FUNCTION_WORDS and len(w) > 2
+            and w not in _NOT_CONTENT}
+
+
+# Negations (the NLI model judges polarity) and auxiliaries carry no subject.
+_NOT_CONTENT = {"not", "none", "never", "nobody", "nothing", "neither", "nor", "without", "cannot", "was", "were",
+                "are", "been", "being", "has", "have", "had", "does", "did", "will", "would", "can", "could",
+                "should", "may", "might", "must", "shall", "said", "says"}
+
+
+def subject_overlap(claim: str, official: str) -> float:
+    """Share of the claim's content words (stemmed; names included) that the official sentence also has."""
+    mine = content_stems(claim)
+    if not mine:
+        return 1.0
+    return len(mine & content_stems(official)) / len(mine)
+
+
+def same_subject(claim: str, official: str, min_overlap: float = 0.5) -> bool:
+    """Whether an official sentence is about what the claim is about, so that NLI
+    contradiction between them means they disagree rather than talk past each other."""
+    return subject_overlap(claim, official) >= min_overlap
+
+
+FORCING_KINDS = ("number", "date", "entity")
+FORCING_OVERLAP = 0.6  # the rest of the claim must be in the official words for a mismatch to decide
+
+
+def forced_mismatches(claim_units: list[str], official_units: list[str]) -> list[Mismatch]:
+    """Number, date and name mismatches between a claim and an official sentence on the same
+    subject, clause against clause: these make a claim contradictory (see verdict).
+
+    The numbers, dates and names themselves differ, so overlap is measured on the rest;
+    names (the entity check's own rule) are left out of its overlap.
+    """
+    found: list[Mismatch] = []
+    for c in claim_units:
+        for o in official_units:
+            for m in mismatches(c, o):
+                if m.kind not in FORCING_KINDS or any(str(m) == str(f) for f in found):
+                    continue
+                if m.kind == "entity" or subject_overlap(_without_quantities(c), o) >= FORCING_OVERLAP:
+                    found.append(m)
+    return found
+
+
+def _without_quantities(text: str) -> str:
+    text = _DATE.sub(" ", text)
+    text = _NUM.sub(lambda m: " " + (m.group(3) or ""), text)  # keep the unit: "troops"
+    return _WORDNUM.sub(lambda m: " " + (m.group(3) or ""), text)
 
 
 def negated(text: str) -> bool:

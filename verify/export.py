@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .corpus import Corpus
@@ -33,12 +34,14 @@ def latest_results(corpus: Corpus, document_id: int | None = None) -> tuple[dict
         except CorpusError:
             continue  # never checked
         c, v = trail["claim"], trail["verdict"]
-        details = json.loads(corpus.db.execute(
-            "select details from verdicts where claim_id = ? and run_id = ?", [cid, trail["run"]["id"]]).fetchone()[0] or "{}")
+        details = json.loads(corpus.db.execute("select details from verdicts where claim_id = ? and run_id = ?",
+                                               [cid, trail["run"]["id"]]).fetchone()[0] or "{}")
         review = corpus.latest_review(cid)
         rows.append({"claim_id": cid, "text": c["text"], "document_id": c["document_id"], "start": c["start"],
                      "end": c["end"], "frame": c.get("frame") or "", "label": v["label"], "score": v["score"],
-                     "reason": v["reason"], "conflicting": v["conflicting"], "flags": details.get("flags", []),
+                     "reason": v["reason"], "conflicting": v["conflicting"], "needs_review": v.get("needs_review"),
+                     "decisive": v.get("decisive"),
+                     "flags": details.get("flags", []),
                      "quotes": details.get("quotes", []), "evidence": trail["evidence"], "run_id": trail["run"]["id"],
                      "review": {k: review[k] for k in ("label", "note", "by", "at")} if review else None})
         if run is None or trail["run"]["id"] > run["id"]:
@@ -47,8 +50,53 @@ def latest_results(corpus: Corpus, document_id: int | None = None) -> tuple[dict
 
 
 def html_report(corpus: Corpus, document_id: int) -> str:
-    """A self-contained HTML page: the report with claims highlighted, verdicts, evidence."""
+    """A self-contained page for editors: the report with its claims highlighted, a legend and a
+    CSS-only filter, one block per claim (the evidence row that decided it marked, weaker rows
+    folded away), human dates, and the run manifest folded at the end.
+    """
+    from datetime import datetime, timezone
+
     import jinja2
+
+    months = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+              "October", "November", "December")
+
+    def human_date(value) -> str:
+        """``2022-01-26`` (or a timestamp) -> ``26 January 2022``; ``2022-01`` -> ``January 2022``."""
+        s = str(value or "").strip()
+        try:
+            if len(s) >= 10:
+                d = datetime.fromisoformat(s[:10])
+                return f"{d.day} {months[d.month - 1]} {d.year}"
+            if len(s) == 7:
+                d = datetime.strptime(s, "%Y-%m")
+                return f"{months[d.month - 1]} {d.year}"
+        except ValueError:
+            pass
+        return s  # a bare year, or something unparsable: shown as stored
+
+    def human_time(value) -> str:
+        """``2026-12-01T10:42:07+00:00`` -> ``1 December 2026, 10:42 UTC``."""
+        s = str(value or "").strip()
+        if len(s) <= 10:
+            return human_date(s)
+        try:
+            t = datetime.fromisoformat(s)
+        except ValueError:
+            return s
+        zone = ""
+        if t.tzinfo is not None:
+            t, zone = t.astimezone(timezone.utc), " UTC"
+        return f"{t.day} {months[t.month - 1]} {t.year}, {t:%H:%M}{zone}"
+
+    def compact(value) -> str:
+        if value is None or value == {} or value == []:
+            return "none"
+        if isinstance(value, dict):
+            return " · ".join(f"{k} {compact(v)}" for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return ", ".join(compact(v) for v in value)
+        return str(value)
 
     doc = corpus.document(document_id)
     if doc["kind"] != "report":
@@ -65,14 +113,65 @@ def html_report(corpus: Corpus, document_id: int) -> str:
         pos = r["end"]
     pieces.append({"text": text[pos:], "claim": None})
     summary = {lab: sum(r["label"] == lab for r in rows) for lab in ("consistent", "novel", "contradictory")}
+
+    # Each claim's evidence split in two: the rows worth reading (the deciding one always among
+    # them), and the weak ones (below the run's "related" similarity, or not the official side),
+    # which the page folds into a <details>.
+    try:
+        related = float((run.get("thresholds") or {}).get("related") or 0.0)
+    except (TypeError, ValueError):
+        related = 0.0
+    claims = []
+    for r in rows:
+        d = r.get("decisive")
+        d = d if isinstance(d, int) and not isinstance(d, bool) and 0 <= d < len(r["evidence"]) else None
+        main, more = [], []
+        for i, e in enumerate(r["evidence"]):
+            e = dict(e, is_decisive=i == d)
+            weak = not e["is_decisive"] and (e.get("counted") is False or (e.get("similarity") or 0.0) < related)
+            (more if weak else main).append(e)
+        claims.append(dict(r, decisive=d, main=main, more=more))
+
+    # The manifest as a short table, the settings an editor may be asked about first.
+    first = ("embed_model", "nli_model", "mode", "thresholds", "corpus_fingerprint", "official_side", "affiliations",
+             "official_sentences", "max_official_sentence_id", "retrieval", "k", "scope", "code_version", "time",
+             "command", "id", "status")
+    manifest = []
+    for key in [k for k in first if k in run] + [k for k in run if k not in first]:
+        value = run[key]
+        entry = {"key": key.replace("_", " ")}
+        if isinstance(value, dict) and value:
+            entry["pairs"] = [(k.replace("_", " "), compact(v)) for k, v in value.items()]
+        elif key == "time" and value:
+            entry["value"] = f"{human_time(value)} ({value})"
+        else:
+            entry["value"] = compact(value)
+        manifest.append(entry)
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(human_date=human_date, human_time=human_time)
     return env.get_template("report.html.j2").render(
         title=doc["title"] or f"report {document_id}", report=doc, run=run, summary=summary, pieces=pieces,
-        claims=rows, manifest_json=json.dumps(run, indent=2, ensure_ascii=False))
+        claims=claims, related=related, manifest=manifest)
 
 
-def export(corpus: Corpus, fmt: str, document_id: int | None = None) -> str:
+@dataclass
+class Desk:
+    """Who publishes the reviews: ClaimReview's author, and the page they appear on."""
+
+    name: str
+    url: str | None = None
+
+
+def export(corpus: Corpus, fmt: str, document_id: int | None = None, *, desk: Desk | None = None,
+           include_unreviewed: bool = False) -> str:
+    """Every claim's latest verdict in ``fmt``.
+
+    ``claimreview`` is for publication: it carries the desk's review, and by default only
+    reviewed claims; ``include_unreviewed`` adds machine verdicts, marked as such. The
+    other formats are working files with both the machine's and the desk's label.
+    """
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     _, rows = latest_results(corpus, document_id)
@@ -98,16 +197,35 @@ def export(corpus: Corpus, fmt: str, document_id: int | None = None) -> str:
             lines.append(f"| {r['claim_id']}: {cell(r['text'])} | {r['label']} | {r['score']:.2f} | "
                          f"{cell(r['reason'])} | {cell((r['review'] or {}).get('label', ''))} |")
         return "\n".join(lines)
-    return json.dumps([claim_review(corpus, r) for r in rows], indent=2, ensure_ascii=False)
+    if desk is None:
+        raise InputError("ClaimReview names who publishes the reviews: pass --desk NAME "
+                         "(and --desk-url URL, the page they appear on), or set VERIFY_DESK / VERIFY_DESK_URL")
+    publishable = [r for r in rows if publishable_review(r) or (include_unreviewed and not r["review"])]
+    return json.dumps([claim_review(corpus, r, desk) for r in publishable], indent=2, ensure_ascii=False)
 
 
-def claim_review(corpus: Corpus, row: dict) -> dict:
-    """schema.org ClaimReview JSON-LD for one verdict."""
-    rating, name = RATING[row["label"]]
-    item = {"@type": "Claim", "appearance": []}
+def publishable_review(row: dict) -> bool:
+    """A desk review with a label a rating can carry ("unsure" is not one)."""
+    return bool(row["review"]) and row["review"]["label"] in RATING
+
+
+def claim_review(corpus: Corpus, row: dict, desk: Desk) -> dict:
+    """schema.org ClaimReview JSON-LD for one claim: the desk's review, or a marked machine verdict."""
+    review_row = row["review"] if publishable_review(row) else None
+    label = review_row["label"] if review_row else row["label"]
+    rating, name = RATING[label]
+    if review_row:
+        explanation = review_row["note"]
+        date = review_row["at"][:10]
+    else:
+        name += " (machine verdict, not reviewed by the desk)"
+        explanation = f"{row['reason']} (machine verdict by verify, not reviewed by the desk)"
+        date = corpus.run(row["run_id"])["started_at"][:10]
+    item: dict = {"@type": "Claim"}
     if row["document_id"]:
         doc = corpus.document(row["document_id"])
-        item["author"] = {"@type": "Organization", "name": doc["publisher"] or doc["title"] or "unknown"}
+        if doc["publisher"]:
+            item["author"] = {"@type": "Organization", "name": doc["publisher"]}
         if doc["published"]:
             item["datePublished"] = doc["published"]
         if doc["url"]:
@@ -116,12 +234,29 @@ def claim_review(corpus: Corpus, row: dict) -> dict:
         "@context": "https://schema.org", "@type": "ClaimReview",
         "claimReviewed": row["text"],
         "reviewRating": {"@type": "Rating", "ratingValue": rating, "bestRating": 5, "worstRating": 1,
-                         "alternateName": name, "ratingExplanation": row["reason"]},
+                         "alternateName": name, "ratingExplanation": explanation},
         "itemReviewed": item,
-        "author": {"@type": "Organization", "name": "verify"},
-        "datePublished": corpus.run(row["run_id"])["started_at"][:10],
+        "author": {"@type": "Organization", "name": desk.name},
+        "datePublished": date,
     }
-    best = row["evidence"][0] if row["evidence"] and row["label"] != "novel" else None
-    if best and best.get("url"):
-        review["url"] = best["url"]
+    if desk.url:
+        review["url"] = f"{desk.url}#claim-{row['claim_id']}"
     return review
+
+
+def claimreview_summary(corpus: Corpus, document_id: int | None, include_unreviewed: bool) -> str:
+    """What an export for publication left out, and why: one line for the desk."""
+    _, rows = latest_results(corpus, document_id)
+    reviewed = sum(publishable_review(r) for r in rows)
+    unsure = sum(bool(r["review"]) and not publishable_review(r) for r in rows)
+    machine = sum(not r["review"] for r in rows)
+    line = f"{reviewed} reviewed claim(s) exported"
+    if machine:
+        line += (f"; {machine} machine verdict(s) added, marked as not reviewed" if include_unreviewed else
+                 f"; {machine} claim(s) without a desk review left out (--include-unreviewed adds them, marked)")
+    if unsure:
+        line += f"; {unsure} reviewed 'unsure' left out"
+    missing = [r["claim_id"] for r in rows if r["document_id"] and not corpus.document(r["document_id"])["url"]]
+    if missing:
+        line += "; the report has no URL, so the reviews name no appearance (ingest it with --url)"
+    return line

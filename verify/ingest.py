@@ -1,7 +1,9 @@
-"""Read source files into documents: txt, md, html and jsonl, with metadata and dedup.
+"""Read source files into documents: txt, md, html, jsonl, PDF and scanned images, with metadata and dedup.
 
 Each document is stored in its own transaction, so a bad file never leaves half a
-document behind, and re-ingesting identical text is reported as a no-op.
+document behind, and re-ingesting identical text is reported as a no-op. PDFs and images
+are read by ``verify.pdf`` (text layer, or OCR for scans); their sentences keep the page
+they start on and, for OCR'd pages, the page's OCR confidence.
 """
 from __future__ import annotations
 
@@ -15,15 +17,23 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from .attribute import attribute
 from .corpus import Corpus, Document
 from .errors import InputError
+from .language import OFFICIAL_LANGUAGES, REPORT_LANGUAGES, document_language, sentence_language
+from .language import name as language_name
 from .segment import segment, word_count
 
 KINDS = ("official", "report")
 FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html",
-           ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+           ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl", ".pdf": "pdf",
+           ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+PAGED = ("pdf", "image")  # formats read page by page (verify.pdf), never decoded as text
 MAX_BYTES = int(os.environ.get("VERIFY_MAX_BYTES", 20 * 1024 * 1024))
-METADATA_FIELDS = ("title", "url", "publisher", "speaker", "published")
+# PDFs carry fonts and scanned images: a long transcript is easily over the text limit, and
+# they are read a page at a time, so they get a limit of their own.
+MAX_PDF_BYTES = int(os.environ.get("VERIFY_MAX_PDF_BYTES", 200 * 1024 * 1024))
+METADATA_FIELDS = ("title", "url", "publisher", "speaker", "published", "affiliation")
 _BINARY_MAGIC = (b"\x89PNG", b"PK\x03\x04", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"\x7fELF", b"\x1f\x8b")
 
 
@@ -34,6 +44,7 @@ class IngestResult:
     created: bool
     sentences: int
     error: str | None = None
+    note: str | None = None  # what differs from what is stored (re-ingesting a changed file or metadata)
 
     @property
     def status(self) -> str:
@@ -64,7 +75,7 @@ def check_url(value: str | None, *, where: str = "url") -> str | None:
 
 def clean_metadata(meta: dict, where: str) -> dict:
     out = {}
-    for key in ("title", "publisher", "speaker"):
+    for key in ("title", "publisher", "speaker", "affiliation"):
         value = meta.get(key)
         if value is not None and not isinstance(value, str):
             raise InputError(f"{where}: field {key!r} must be a string")
@@ -88,7 +99,8 @@ def decode(data: bytes, source: str, encoding: str | None = None) -> str:
         text = data.decode(encoding or "utf-8-sig")
     except (UnicodeDecodeError, LookupError) as e:
         hint = "" if encoding else " (if it is Latin-1 or another legacy encoding, pass --encoding)"
-        raise InputError(f"{source}: not valid {encoding or 'UTF-8'} text at byte {getattr(e, 'start', '?')}{hint}") from None
+        where = getattr(e, "start", "?")
+        raise InputError(f"{source}: not valid {encoding or 'UTF-8'} text at byte {where}{hint}") from None
     if "\x00" in text:
         raise InputError(f"{source}: contains NUL characters; looks like a binary file")
     return text
@@ -207,7 +219,8 @@ def html_to_text(html: str) -> tuple[str, dict]:
 # --- building documents --------------------------------------------------------------------
 
 def looks_english(text: str) -> bool:
-    """A cheap guard: English prose is full of these words; other languages are not."""
+    """A cheap test: English prose is full of these words; other languages are not
+    (``verify.language`` falls back on it when its model cannot place a text)."""
     words = re.findall(r"[^\W\d_]+", text.lower())
     if len(words) < 12:
         return True  # too short to tell
@@ -223,25 +236,41 @@ def build_document(kind: str, text: str, meta: dict, *, source: str, fmt: str,
     text = normalise_text(text)
     if not text:
         raise InputError(f"{source}: no text left after cleaning")
-    if not allow_any_language and not looks_english(text):
-        raise InputError(f"{source}: does not look like English text; verify's models are English-only "
+    language = document_language(text)
+    accepted = REPORT_LANGUAGES if kind == "report" else OFFICIAL_LANGUAGES
+    if not allow_any_language and language not in accepted:
+        what = ("English or Spanish text" if kind == "report" else
+                "English text (official statements are the evidence verify's English NLI model reads)")
+        raise InputError(f"{source}: does not look like {what}; it reads as {language_name(language)} "
                          "(pass --any-language to ingest it anyway)")
     meta = dict(meta)
     if not meta.get("title"):
         first = text.split("\n", 1)[0].strip()
         if word_count(first) <= 20 and not first.endswith((".", "?", "!")):
             meta["title"] = first
-    doc = Document(kind=kind, text=text, source=source, format=fmt,
+    doc = Document(kind=kind, text=text, source=source, format=fmt, language=language,
                    **{k: meta.get(k) for k in METADATA_FIELDS})
     doc.sentences = segment(text, default_speaker=doc.speaker)
     if not doc.sentences:
         raise InputError(f"{source}: no sentences found")
+    for span in doc.sentences:
+        span.language = sentence_language(span.text, language)
+    if kind == "official":
+        # Reports are checked claim by claim whoever wrote them; only official evidence needs a speaker.
+        for span, a in zip(doc.sentences, attribute(text, doc.sentences, publisher=doc.publisher,
+                                                    default_speaker=doc.speaker)):
+            if span.attribution != "transcript":
+                span.speaker, span.attribution, span.cue, span.role = a.speaker, a.kind, a.cue, a.role
     return doc
 
 
 def read_file(path: Path, kind: str, meta: dict, *, encoding: str | None = None,
-              allow_any_language: bool = False) -> list[Document]:
-    """Documents in one file (several for JSONL). Raises InputError on anything unusable."""
+              allow_any_language: bool = False, progress=None) -> list[Document]:
+    """Documents in one file (several for JSONL). Raises InputError on anything unusable.
+
+    Args:
+        progress: for PDFs and images, called after each page with (pages done, pages in all).
+    """
     source = str(path)
     if not path.exists():
         raise InputError(f"{source}: no such file" + (" (broken symlink)" if path.is_symlink() else ""))
@@ -249,11 +278,17 @@ def read_file(path: Path, kind: str, meta: dict, *, encoding: str | None = None,
     if fmt is None:
         raise InputError(f"{source}: unsupported format {path.suffix or '(no extension)'!r}; "
                          f"use one of {', '.join(sorted(FORMATS))}")
+    limit, limit_name = (MAX_PDF_BYTES, "VERIFY_MAX_PDF_BYTES") if fmt in PAGED else (MAX_BYTES, "VERIFY_MAX_BYTES")
     try:
         size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(f"{source}: {size / 1e6:.1f} MB is over the {MAX_BYTES / 1e6:.0f} MB limit "
-                             "(split it, or raise VERIFY_MAX_BYTES)")
+        if size > limit:
+            raise InputError(f"{source}: {size / 1e6:.1f} MB is over the {limit / 1e6:.0f} MB limit "
+                             f"(split it, or raise {limit_name})")
+        if path.is_dir():
+            raise IsADirectoryError
+        if fmt in PAGED:  # read a page at a time by verify.pdf, never whole into memory
+            return [_paged_document(path, fmt, kind, clean_metadata(meta, source), source=source,
+                                    allow_any_language=allow_any_language, progress=progress)]
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{source}: no such file") from None
@@ -276,6 +311,61 @@ def read_file(path: Path, kind: str, meta: dict, *, encoding: str | None = None,
         text, title = markdown_to_text(text)
         base = {**base, "title": base.get("title") or title}
     return [build_document(kind, text, base, source=source, fmt=fmt, allow_any_language=allow_any_language)]
+
+
+def _paged_document(path: Path, fmt: str, kind: str, meta: dict, *, source: str, allow_any_language: bool,
+                    progress) -> Document:
+    """A PDF or image as one document whose sentences know their page and OCR confidence."""
+    from .pdf import read_image, read_pdf
+
+    if not path.stat().st_size:
+        raise InputError(f"{source}: file is empty")
+    paged = (read_pdf if fmt == "pdf" else read_image)(path, source=source, progress=progress)
+    meta = {**meta, "title": meta.get("title") or paged.title}
+    doc = build_document(kind, paged.text, meta, source=source, fmt=fmt, allow_any_language=allow_any_language)
+    if doc.text != paged.text:
+        # verify.pdf normalises each page as build_document does, so this should not happen;
+        # if it ever does, find each page again rather than give sentences the wrong page.
+        cursor, pages = 0, []
+        for page in paged.pages:
+            body = normalise_text(paged.text[page.start:page.end])
+            at = doc.text.find(body[:200], cursor) if body else -1
+            if at >= 0:
+                page.start, page.end = at, at + len(body)
+                cursor = page.end
+                pages.append(page)
+        paged.pages = pages
+    for span in doc.sentences:
+        page = paged.page_at(span.start)
+        if page is not None:
+            span.page, span.ocr_confidence = page.number, page.ocr_confidence
+    return doc
+
+
+class _PageProgress:
+    """Turns per-page reports into fractions of one file, so a bar counted in files moves while a long PDF is read.
+
+    The fractions are multiples of 1/1024: binary fractions add up exactly, so a progress
+    log never shows a count like 2.9999999999999996 files.
+    """
+
+    STEPS = 1024
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.sent = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        share = 1.0 if done >= total else int(done / max(total, 1) * self.STEPS) / self.STEPS
+        if share > self.sent:
+            self.progress(share - self.sent)
+            self.sent = share
+
+    def finish(self) -> None:
+        """The rest of the file's share: after an error, or when a page count was an estimate."""
+        if self.sent < 1.0:
+            self.progress(1.0 - self.sent)
+            self.sent = 1.0
 
 
 def _jsonl_documents(text: str, kind: str, base: dict, source: str, allow_any_language: bool) -> Iterator[Document]:
@@ -324,7 +414,8 @@ def ingest_paths(corpus: Corpus, kind: str, paths: Iterable[str | os.PathLike], 
     """Ingest files and directories. A bad file is reported in its result; others go on.
 
     Args:
-        progress: called with 1 after each file.
+        progress: called with 1 for each file; for a PDF or an image, with a fraction of 1
+            after each page instead (the fractions of one file add up to 1).
 
     Returns:
         One result per document (or per failed file), in order.
@@ -333,15 +424,48 @@ def ingest_paths(corpus: Corpus, kind: str, paths: Iterable[str | os.PathLike], 
         raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     results = []
     for path in expand_paths(paths):
-        if progress:
+        pages = _PageProgress(progress) if progress and FORMATS.get(path.suffix.lower()) in PAGED else None
+        if progress and pages is None:
             progress(1)
         try:
-            docs = read_file(path, kind, meta or {}, encoding=encoding, allow_any_language=allow_any_language)
+            docs = read_file(path, kind, meta or {}, encoding=encoding, allow_any_language=allow_any_language,
+                             progress=pages)
         except InputError as e:
             results.append(IngestResult(str(path), None, False, 0, str(e)))
             continue
+        finally:
+            if pages:
+                pages.finish()
         with corpus.transaction():  # a JSONL file lands whole or not at all
             for doc in docs:
+                earlier = _earlier_versions(corpus, doc)
                 r = corpus.add_document(doc)
-                results.append(IngestResult(doc.source or str(path), r.document_id, r.created, r.sentences))
+                results.append(IngestResult(doc.source or str(path), r.document_id, r.created, r.sentences,
+                                            note=_what_changed(corpus, doc, r, earlier)))
     return results
+
+
+def _earlier_versions(corpus: Corpus, doc: Document) -> list[int]:
+    if not doc.source:
+        return []
+    return [r[0] for r in corpus.conn.execute(
+        "select id from documents where source = ? and kind = ? and sha256 != ? order by id",
+        [doc.source, doc.kind, doc.sha256])]
+
+
+def _what_changed(corpus: Corpus, doc: Document, added, earlier: list[int]) -> str | None:
+    """Say how a re-ingested file differs from what is stored, and how to apply it."""
+    if added.created:
+        if not earlier:
+            return None
+        return (f"a changed version of document {earlier[-1]} (same file, new text); the old version stays "
+                f"in the corpus until `verify remove {earlier[-1]}`")
+    stored = corpus.document(added.document_id)
+    fields = {"speaker": "speaker", "published": "date", "publisher": "publisher", "url": "url", "title": "title"}
+    diffs = [f"{name} {stored[key]!r} stored, {getattr(doc, key)!r} given" for key, name in fields.items()
+             if getattr(doc, key) and getattr(doc, key) != stored[key]]
+    if not diffs:
+        return None
+    flags = " ".join(f"--{'date' if k == 'published' else k} ..." for k in fields
+                     if getattr(doc, k) and getattr(doc, k) != stored[k])
+    return f"same text, other metadata: {'; '.join(diffs)} (to change it: verify document {added.document_id} {flags})"

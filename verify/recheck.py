@@ -42,6 +42,7 @@ class Drift:
     new_score: float
     causes: list[dict] = field(default_factory=list)
     review: dict | None = None
+    stale: str | None = None  # why it was re-scored when no new statement caused it (a document edit)
 
     @property
     def against_review(self) -> bool:
@@ -50,7 +51,8 @@ class Drift:
     def to_dict(self) -> dict:
         return {"claim_id": self.claim_id, "text": self.text, "old_label": self.old_label,
                 "old_score": self.old_score, "new_label": self.new_label, "new_score": self.new_score,
-                "causes": self.causes, "review": self.review, "against_review": self.against_review}
+                "causes": self.causes, "review": self.review, "against_review": self.against_review,
+                "stale": self.stale}
 
 
 @dataclass
@@ -122,8 +124,23 @@ def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:
     return out
 
 
+def current_setup(corpus: Corpus, nli_id: str | None, k: int, retrieval: str, embed_model: str | None = None) -> dict:
+    """The manifest fields a new check would record, known without loading a model: a
+    verdict made under any other setup is re-scored rather than carried forward."""
+    from .calibrate import load_thresholds
+    from .embed import DEFAULT_EMBED_MODEL
+    from .retrieve import Scope
+
+    side = corpus.official_side()
+    return {"embed_model": embed_model or DEFAULT_EMBED_MODEL, "nli_model": nli_id, "k": k, "retrieval": retrieval,
+            "scope": Scope(side=tuple(sorted(side)) if side else None).as_dict(),
+            "affiliations": corpus.affiliations_fingerprint() if side else None,
+            "thresholds": load_thresholds(corpus, nli_id).as_dict()}
+
+
 def _same_setup(manifest: dict, current: dict) -> bool:
-    keys = ("embed_model", "nli_model", "k", "retrieval", "scope", "thresholds")
+    # "affiliations": who speaks for the official side; a desk's correction re-scores.
+    keys = ("embed_model", "nli_model", "k", "retrieval", "scope", "thresholds", "affiliations")
     return all(manifest.get(k) == current.get(k) for k in keys)
 
 
@@ -141,7 +158,7 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
     """
     t0 = time.perf_counter()
     if claim_ids is None:
-        claim_ids = [r[0] for r in corpus.db.execute("select id from claims order by id")]
+        claim_ids = corpus.live_claim_ids()
     else:
         for cid in claim_ids:
             corpus.claim(cid)
@@ -149,7 +166,9 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
         raise CorpusError("no claims to recheck; check a report first")
     previous = _latest(corpus, claim_ids)
     max_id = corpus.max_official_sentence_id()
-    stale = [c for c in claim_ids if c not in previous or not _same_setup(previous[c]["manifest"], setup)]
+    marked = corpus.stale_claims()  # their evidence's document was edited or removed
+    stale = [c for c in claim_ids if c not in previous or c in marked
+             or not _same_setup(previous[c]["manifest"], setup)]
     seen = {c: previous[c]["manifest"].get("max_official_sentence_id", 0) for c in previous}
     maybe = [c for c in claim_ids if c not in stale and seen[c] < max_id]
     since = min(seen.values(), default=0) if len(previous) == len(claim_ids) else 0
@@ -203,11 +222,12 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
                        "document_id": e.sentence["document_id"], "url": e.sentence.get("url")}
                       for e in r.evidence if e.sentence["id"] > cut]
             drift.append(Drift(r.claim_id, r.text, old and old["label"], old and old["score"], r.verdict.label,
-                               r.verdict.score, causes, corpus.latest_review(r.claim_id)))
+                               r.verdict.score, causes, corpus.latest_review(r.claim_id), marked.get(r.claim_id)))
     except BaseException:
         corpus.finish_run(run_id, "failed")
         raise
     corpus.finish_run(run_id, "ok")
+    corpus.clear_stale(c for c in affected if c in marked)
     return RecheckResult(run_id, len(claim_ids), len(affected), len(claim_ids) - len(affected), new_sentences,
                          True, drift, time.perf_counter() - t0)
 

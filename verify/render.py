@@ -26,24 +26,26 @@ def render_run(run, fmt: str, *, color: bool = True) -> str:
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["claim_id", "label", "score", "conflicting", "claim", "reason", "evidence", "speaker",
-                    "date", "url", "similarity", "p_entail", "p_contradict"])
+        w.writerow(["claim_id", "label", "score", "conflicting", "needs_review", "claim", "reason", "evidence",
+                    "speaker", "affiliation", "date", "url", "similarity", "p_entail", "p_contradict"])
         for r in run.results:
             best = _best(r)
-            w.writerow([csv_safe(x) for x in [r.claim_id, r.verdict.label, r.verdict.score, int(r.verdict.conflicting), r.text,
-                        r.verdict.reason, best.get("text", ""), best.get("speaker") or "", best.get("date") or "",
+            w.writerow([csv_safe(x) for x in [r.claim_id, r.verdict.label, r.verdict.score, int(r.verdict.conflicting),
+                        r.verdict.needs_review or "", r.text, r.verdict.reason, best.get("text", ""),
+                        speaker_of(best), best.get("affiliation") or "", best.get("date") or "",
                         best.get("url") or "", best.get("similarity", ""), best.get("p_entail", ""),
                         best.get("p_contradict", "")]])
         return buf.getvalue().rstrip("\n")
     if fmt == "markdown":
         c = run.counts()
-        lines = [f"## verify run {run.run_id}", "",
+        lines = [f"## verify run {run.run_id}" if run.run_id else "## verify scratch check (not saved)", "",
                  f"{c['consistent']} consistent, {c['novel']} novel, {c['contradictory']} contradictory "
                  f"({run.manifest['mode']}; NLI model {run.manifest['nli_model'] or 'none'})", "",
-                 "| # | label | score | claim | reason |", "|---|---|---|---|---|"]
+                 "| # | label | score | claim | reason | needs review |", "|---|---|---|---|---|---|"]
         for r in run.results:
             lines.append(f"| {r.claim_id} | {r.verdict.label}{' (conflicting)' if r.verdict.conflicting else ''} "
-                         f"| {r.verdict.score:.2f} | {md_cell(r.text)} | {md_cell(r.verdict.reason)} |")
+                         f"| {r.verdict.score:.2f} | {md_cell(r.text)} | {md_cell(r.verdict.reason)} "
+                         f"| {md_cell(r.verdict.needs_review or '')} |")
         return "\n".join(lines)
     return _table(run, color)
 
@@ -53,6 +55,13 @@ def csv_safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def speaker_of(e: dict) -> str:
+    """Who said an evidence sentence: its speaker, or for narration its publisher."""
+    if e.get("speaker"):
+        return e["speaker"]
+    return f"{e['publisher']} (narration)" if e.get("publisher") else ""
 
 
 def _best(r) -> dict:
@@ -79,20 +88,32 @@ def _table(run, color: bool) -> str:
     for col in ("#", "label", "score", "claim", "reason"):
         table.add_column(col, overflow="fold")
     for r in run.results:
-        label = r.verdict.label + (" ⚠" if r.verdict.conflicting else "")
+        label = r.verdict.label + (" ⚠" if r.verdict.conflicting else "") + (" ⚑" if r.verdict.needs_review else "")
         style = COLOURS[r.verdict.label] if color else None
+        reason = r.verdict.reason + (f" — needs review: {r.verdict.needs_review}" if r.verdict.needs_review else "")
         table.add_row(str(r.claim_id), f"[{style}]{label}[/]" if style else label, f"{r.verdict.score:.2f}",
-                      _short(r.text, 90), r.verdict.reason)
+                      r.text, reason)
     c = run.counts()
-    console = Console(file=io.StringIO(), width=160, no_color=not color, force_terminal=color, highlight=False)
+    console = Console(file=io.StringIO(), width=_width(), no_color=not color, force_terminal=color, highlight=False)
     console.print(table)
-    console.print(f"run {run.run_id}: {c['consistent']} consistent, {c['novel']} novel, "
-                  f"{c['contradictory']} contradictory · NLI: {run.manifest['nli_model'] or 'none (similarity only)'}")
+    review = sum(bool(r.verdict.needs_review) for r in run.results)
+    side = run.manifest.get("official_side")
+    console.print(f"{'run ' + str(run.run_id) if run.run_id else 'scratch check (not saved)'}: "
+                  f"{c['consistent']} consistent, {c['novel']} novel, "
+                  f"{c['contradictory']} contradictory, {review} need review (⚑) · "
+                  f"NLI: {run.manifest['nli_model'] or 'none (similarity only)'} · "
+                  f"official side: {', '.join(side) if side else 'any speaker'}")
     return console.file.getvalue().rstrip("\n")
 
 
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+def _width() -> int:
+    """The terminal's width when printing to one (the claim column folds into it); 160 otherwise."""
+    import shutil
+    import sys
+
+    if sys.stdout.isatty():
+        return max(60, shutil.get_terminal_size((160, 24)).columns)
+    return 160
 
 
 def render_explain(trail: dict, fmt: str = "text") -> str:
@@ -105,16 +126,42 @@ def render_explain(trail: dict, fmt: str = "text") -> str:
                    f"characters {c['start']}-{c['end']}")
     out.append(f"verdict: {v['label']}{' (conflicting)' if v['conflicting'] else ''}, score {v['score']:.2f}")
     out.append(f"reason: {v['reason']}")
-    out.append("evidence:")
+    if v.get("needs_review"):
+        out.append(f"needs review: {v['needs_review']}")
+    for i, clause in enumerate(v.get("clauses") or []):
+        out.append(f"  claim clause {i}: {clause}")
+    side = m.get("official_side")
+    out.append(f"evidence (official side: {', '.join(side) if side else 'any speaker'}):")
     for e in trail["evidence"]:
         probs = ("" if e["p_entail"] is None else
                  f" entail {e['p_entail']:.2f} neutral {e['p_neutral']:.2f} contradict {e['p_contradict']:.2f}")
-        out.append(f"  [{e['rank']}] similarity {e['similarity']:.2f}{probs}")
+        counted = "" if e.get("counted", True) else " [not counted: not the official side]"
+        out.append(f"  [{e['rank']}] similarity {e['similarity']:.2f}{probs}{counted}")
         out.append(f"      \"{e['text']}\"")
-        out.append(f"      {e.get('speaker') or 'speaker unknown'} · {e.get('date') or 'date unknown'} · "
+        who = speaker_of(e) or "speaker unknown"
+        if e.get("affiliation"):
+            who += f" ({e['affiliation']})"
+        if e.get("attribution"):
+            who += f", {e['attribution']}" + (f": \u201c{e['cue']}\u201d" if e.get("cue") else "")
+        out.append(f"      {who}")
+        # A PDF's page, and OCR'd text flagged with its confidence: a misread number is the scan's, not the official's.
+        page = f" page {e['page']}" if e.get("page") else ""
+        if e.get("ocr_confidence") is not None:
+            page += f" (OCR, confidence {e['ocr_confidence']:.2f})"
+        out.append(f"      {e.get('date') or 'date unknown'} · "
                    f"{e.get('title') or 'untitled'} · {e.get('url') or 'no URL'} · "
-                   f"document {e['document_id']} chars {e['start']}-{e['end']} · said {e.get('relation') or 'unknown'} "
-                   f"relative to the report")
+                   f"document {e['document_id']}{page} chars {e['start']}-{e['end']} · "
+                   f"said {e.get('relation') or 'unknown'} relative to the report")
+        for u in e.get("clauses") or []:
+            part = f"clause {u['claim_clause']} of the claim" if u["claim_clause"] is not None else "the claim"
+            src = f"\u201c{u['official']}\u201d" if u["official"] else "the whole sentence"
+            out.append(f"      {src} vs {part}: entail {u['p_entail']:.2f} neutral {u['p_neutral']:.2f} "
+                       f"contradict {u['p_contradict']:.2f}, subject overlap {u['subject_overlap']:.2f}")
+        if e.get("decisive_mismatches"):
+            out.append("      decisive mismatch: " + "; ".join(
+                f"{m['kind']}: claim {m['claim']} / official {m['official']}" for m in e["decisive_mismatches"]))
+        if e.get("why_not"):
+            out.append(f"      why it did not decide: {e['why_not']}")
         if e.get("flags"):
             out.append(f"      flags: {', '.join(e['flags'])}")
     out.append(f"run {m['id']} at {m.get('time')}: {m.get('code_version')}; embeddings {m.get('embed_model')}; "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import Corpus
+from .corpus import Corpus, voice
 
 RRF_K = 60
 MODES = ("hybrid", "dense", "lexical")
@@ -23,16 +23,23 @@ after before such which who whom whose what when where why how all any each othe
 
 @dataclass
 class Scope:
-    """Which official statements count: one speaker, and/or those made by a date."""
+    """Which official statements count: one speaker, those made by a date, and those of the
+    official side (speakers whose affiliation is in ``side``; narration speaks with its
+    publisher's affiliation)."""
 
     speaker: str | None = None
     as_of: str | None = None
+    side: tuple[str, ...] | None = None
 
     def sql(self) -> tuple[str, list]:
         where, params = ["d.kind = 'official'"], []
         if self.speaker:
             where.append("(lower(s.speaker) like ? or lower(d.speaker) like ?)")
             params += [f"%{self.speaker.lower()}%"] * 2
+        if self.side:
+            where.append(f"(select affiliation from speakers where name = {voice()}) "
+                         f"in ({','.join('?' * len(self.side))})")
+            params += list(self.side)
         if self.as_of:
             # Undated statements cannot be shown to predate the cut-off, so they are left out.
             where.append("d.published is not null and d.published <= ?")
@@ -41,10 +48,16 @@ class Scope:
 
     @property
     def active(self) -> bool:
-        return bool(self.speaker or self.as_of)
+        return bool(self.speaker or self.as_of or self.side)
+
+    def without_side(self) -> Scope:
+        return Scope(self.speaker, self.as_of)
 
     def as_dict(self) -> dict:
-        return {"speaker": self.speaker, "as_of": self.as_of}
+        out = {"speaker": self.speaker, "as_of": self.as_of}
+        if self.side:  # absent rather than null, so runs from before sides compare equal
+            out["side"] = list(self.side)
+        return out
 
 
 def fts_query(text: str, max_terms: int = 24) -> str | None:

@@ -68,13 +68,16 @@ def segment(text: str, default_speaker: str | None = None) -> list[SentenceSpan]
 
     Args:
         text: the document's stored text.
-        default_speaker: speaker for sentences outside any labelled transcript turn.
+        default_speaker: the document's speaker; a transcript label with the same surname
+            ("SECRETARY BLINKEN:") is resolved to this full name.
 
     Returns:
-        Sentences in order, boilerplate lines and letter-less fragments dropped.
+        Sentences in order, boilerplate lines and letter-less fragments dropped. Sentences
+        in a labelled transcript turn carry its speaker (None for a question) and
+        ``attribution="transcript"``; the rest are left for ``attribute`` to attribute.
     """
     out: list[SentenceSpan] = []
-    speaker = default_speaker
+    speaker, label = None, None
     offset = 0
     for line in text.split("\n"):
         line_start = offset
@@ -93,7 +96,10 @@ def segment(text: str, default_speaker: str | None = None) -> list[SentenceSpan]
             sent = text[start:end]
             if not any(ch.isalpha() for ch in sent):
                 continue
-            out.append(SentenceSpan(start, end, sent, speaker))
+            if label is None:
+                out.append(SentenceSpan(start, end, sent))
+            else:
+                out.append(SentenceSpan(start, end, sent, speaker, "transcript", f"{label}:"))
     return out
 
 
@@ -110,3 +116,75 @@ def _titled(label: str) -> str:
 
 def word_count(text: str) -> int:
     return sum(1 for w in text.split() if any(ch.isalpha() for ch in w))
+
+
+# --- clauses -------------------------------------------------------------------------------------
+# Long sentences join several propositions ("While Stoltenberg went over the contents in
+# detail, Blinken kept the specifics confidential"). NLI judges a clause against a clause far
+# better than a whole sentence against another (SummaC, Laban et al. 2022), so long claims
+# and long evidence are also scored clause by clause.
+CLAUSE_MIN_WORDS = 16  # shorter sentences are scored whole only
+_SUBORDINATE_LEAD = re.compile(r"^(?:while|although|though|whereas|even though|even as)\s+", re.I)
+_BOUNDARY = re.compile(
+    r";\s+|,\s+(?=(?:but|yet|while|whereas|although|though|adding(?: that)?|noting(?: that)?|"
+    r"stressing(?: that)?|saying(?: that)?)\b)|,\s+and\s+(?=(?:the|a|an|it|its|they|their|he|she|we|this|"
+    r"these|those|[A-Z][\w.'’-]+)(?:\s+[\w.'’-]+){0,5}\s+(?:is|are|was|were|will|would|has|have|had|can|"
+    r"could|should|must|may|might|did|does|do|[a-z][a-z]+(?:ed|es))\b)")
+_CONNECTIVE = re.compile(r"^(?:and|but|yet|while|whereas|although|though|adding|noting|stressing|saying|"
+                         r"also)\s+(?:that\s+)?", re.I)
+_QUOTED = re.compile(r"[“\"]([^”\"]{12,})[”\"]")
+
+
+def clauses(text: str) -> list[str]:
+    """A long sentence's clauses, each a readable sentence of its own; [] if it has one.
+
+    Splits after a leading "While/Although X," and at semicolons and clause-joining
+    conjunctions (", but", ", while", ", adding", ", and" before a new subject and verb);
+    a sentence made of several quotations ("Noting that "X," the text says "Y"") gives
+    one clause per quotation. Pieces under four words stay with their neighbour.
+
+    Example:
+        >>> clauses("While the Alliance went over the contents in detail, Washington had left the specifics confidential.")
+        ['The Alliance went over the contents in detail.', 'Washington had left the specifics confidential.']
+    """
+    text = " ".join(text.split())
+    if word_count(text) < CLAUSE_MIN_WORDS:
+        return []
+    pieces: list[str] = []
+    quoted = _QUOTED.findall(text)
+    if len(quoted) >= 2 and sum(word_count(q) for q in quoted) >= 0.6 * word_count(text):
+        pieces = []
+        for m in _QUOTED.finditer(text):
+            q = m.group(1)
+            if q[:1].islower():  # 'the Allies “cannot and will not ...”': the quote needs its subject
+                before = re.split(r"\bthat\s+|,\s+|[“”\"]", text[:m.start()])[-1].strip()
+                if 0 < word_count(before) <= 5:
+                    q = f"{before} {q}"
+            pieces.append(q)
+    else:
+        rest = text
+        lead = _SUBORDINATE_LEAD.match(rest)
+        if lead:
+            comma = rest.find(", ", lead.end())
+            while comma != -1 and word_count(rest[lead.end():comma]) < 4:
+                comma = rest.find(", ", comma + 2)
+            if comma != -1:
+                pieces.append(rest[lead.end():comma])
+                rest = rest[comma + 2:]
+        pieces += _BOUNDARY.split(rest)
+    out: list[str] = []
+    for piece in pieces:
+        piece = _CONNECTIVE.sub("", piece.strip(" ,;“”\"")).strip(" ,;“”\"")
+        if word_count(piece) < 4:
+            if out:
+                out[-1] = out[-1].rstrip(".") + ", " + piece
+            continue
+        out.append(piece)
+    out = [re.sub(r"[“”\"]", "", c) for c in out]  # a clause cut from a quotation keeps no stray marks
+    out = [(c[:1].upper() + c[1:]).rstrip(" .,;:") + "." for c in out]
+    # "While Washington is ready to engage, it continues to ...": "it" is Washington.
+    subject = re.match(r"^((?:[A-Z][\w.'’-]*\s+)*[A-Z][\w.'’-]*)\s+[a-z]", out[0]) if out else None
+    if subject and len(subject.group(1).split()) <= 4 \
+            and subject.group(1).split()[0] not in ("The", "A", "An", "This", "That", "These", "Those", "Its"):
+        out = [out[0]] + [re.sub(r"^(?:It|They|He|She)\b", subject.group(1), c) for c in out[1:]]
+    return out if len(out) >= 2 else []
