@@ -95,6 +95,13 @@ def test_narration_belongs_to_the_publisher_and_subordinate_clauses_do_not_attri
     assert {kind for t, who, kind in news if who is None} == {"narration"}
 
 
+def test_a_passive_reporting_verb_names_no_speaker():
+    rows = attributed("Truth be told, the talks failed.\nRussia was told that the answer would come soon.\n",
+                      publisher="The Daily Record")
+    assert speaker_of(rows, "the talks failed") is None
+    assert speaker_of(rows, "answer would come soon") is None  # Russia heard it; it did not say it
+
+
 def test_the_document_speaker_is_a_default_for_unattributed_sentences_only():
     rows = attributed("The talks went well.\nAccording to Peter Hall, the talks will resume.\n",
                       default_speaker="Mary Jones")

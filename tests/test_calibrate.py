@@ -75,3 +75,39 @@ def test_a_corpus_calibration_for_the_same_model_wins_over_the_shipped_one(corpu
     assert t.contradict == 0.95 and t.source == f"corpus calibration {cid}"
     assert load_thresholds(corpus, "another-model").source in ("built-in defaults",
                                                                "shipped calibration (verify/calibration.json)")
+
+
+def test_the_fit_never_buys_f1_with_false_contradictions():
+    """Letting the third most similar sentence contradict would find 40 more contradictions
+    and 30 false ones: better macro-F1, worse for a desk. The fit must not take it."""
+    def third_contradicts(gold):
+        evs = [ev(0.9, 0.1, 0.85, 0.05, 1), ev(0.85, 0.1, 0.85, 0.05, 2), ev(0.8, 0.02, 0.08, 0.9, 3)]
+        return (gold, decide(evs, Thresholds(), nli=True), evs)
+
+    scored = labelled(n=300) + [third_contradicts("contradictory") for _ in range(40)] \
+        + [third_contradicts("novel") for _ in range(30)]
+    record = fit(scored, nli=True)
+    before, after = record["metrics"]["before"], record["metrics"]["after"]
+    assert after["per_label"]["contradictory"]["precision"] >= before["per_label"]["contradictory"]["precision"]
+    assert record["thresholds"]["contradict_top"] < 3
+    assert record["contradiction_precision_floor"] == before["per_label"]["contradictory"]["precision"]
+    # without the floor the same data would have chosen the riskier setting
+    loose = [decide(evs, Thresholds(contradict_top=50), nli=True).label for _, _, evs in scored]
+    strict = [decide(evs, Thresholds(), nli=True).label for _, _, evs in scored]
+    from verify.evaluate import metrics
+    gold = [g for g, _, _ in scored]
+    assert metrics(gold, loose)["macro_f1"] > metrics(gold, strict)["macro_f1"]
+
+
+def test_the_shipped_calibration_is_for_the_shipped_model_and_its_scores_spread():
+    from verify.calibrate import SHIPPED
+    from verify.nli import nli_model_id
+
+    record = json.loads(SHIPPED.read_text())
+    assert record["provenance"]["nli_model"] == nli_model_id(None)  # refit after every model change
+    assert record["thresholds"]["forced_mismatch"] is True
+    for name, m in record["per_file"].items():
+        low, *_, high = m["score_deciles"]  # 10th and 90th percentile of the calibrated scores
+        assert high - low >= 0.2, (name, m["score_deciles"])
+    after = record["metrics"]["after"]["per_label"]["contradictory"]["precision"]
+    assert after >= record["contradiction_precision_floor"]

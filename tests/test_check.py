@@ -227,3 +227,21 @@ def test_official_document_added_later_changes_the_fingerprint_of_the_next_run(c
     corpus.add_document(make_document("official", "The embassy garden has no tunnel under it, officials said.\n"))
     second = Checker(corpus, embedder=FakeEmbedder(), nli=FakeNLI(), k=3).check_document(populated)
     assert first.manifest["corpus_fingerprint"] != second.manifest["corpus_fingerprint"]
+
+
+def test_a_negative_claim_against_a_negative_statement_is_never_contradicted(corpus, fake_embedder):
+    class NegationBlind(FakeNLI):
+        """The small model's known error: any negation reads as disagreement."""
+
+        def score(self, pairs):
+            return [(0.05, 0.06, 0.89) if self.negated(h) else s for (p, h), s in zip(pairs, super().score(pairs))]
+
+    corpus.add_document(make_document("official", "Washington would not release the document publicly.",
+                                      speaker="Antony Blinken", published="2022-01-26"))
+    checker = Checker(corpus, embedder=fake_embedder, nli=NegationBlind(), k=3)
+    [r] = checker.check_text("The documents were not released publicly by Washington.", save=False).results
+    assert r.verdict.label == "novel", r.verdict.reason
+    assert "both negative" in r.verdict.needs_review
+    assert r.evidence[0].both_negative
+    [r] = checker.check_text("Washington released the documents publicly.", save=False).results
+    assert not r.evidence[0].both_negative

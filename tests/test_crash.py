@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from verify.index import ADD_BATCH as BATCH
+
 import crashkit as ck
 from worker import write_official_dir, write_report
 
@@ -121,9 +123,19 @@ def test_kill_during_index_build_is_recovered_from_the_database(tmp_path, big_co
         assert header["kind"] == {"exact": "IndexIDMap2(IndexFlatIP)", "ivf": "IndexIDMap2(IndexIVFFlat)"}[kind]
     print(f"index kills, {kind} (fraction, killed, vectors cached, header matches file):", outcomes)
     assert any(killed and header_ok is None for _, killed, _, header_ok in outcomes), outcomes
-    if kind == "exact":  # two embedding batches: some kill fell between them
-        distinct = ck.distinct_official_texts(big_corpus)
-        assert any(killed and 0 < cached < distinct for _, killed, cached, _ in outcomes), outcomes
+    if kind == "exact":
+        # Two embedding batches: a kill between them, landed on the worker's progress line
+        # rather than a fraction of a timed run, leaves the first batch's vectors cached,
+        # and the rebuild encodes only the rest.
+        db = ck.copy_db(big_corpus, tmp_path / "between" / "corpus.db")
+        o = ck.kill_on(db, ["index"], f"indexed {BATCH}", env=slow)
+        distinct = ck.distinct_official_texts(db)
+        conn = ck.connect(db)
+        cached = conn.execute("select count(*) from embeddings where model_id = 'fake-embed'").fetchone()[0]
+        conn.close()
+        assert o.killed and 0 < cached < distinct, (o, cached, distinct)
+        again = ck.run_ok(db, "index", env=ck.worker_env(VERIFY_EXACT_LIMIT=limit))
+        assert again["count"] == n and again["texts_encoded"] == distinct - cached, (again, cached)
 
 
 def test_kill_during_index_update_keeps_the_old_index_usable(tmp_path, big_corpus):
@@ -390,7 +402,11 @@ def test_a_database_left_by_a_kill_opens_read_write_with_plain_sqlite(tmp_path, 
 
 
 def _interrupt_check(tmp_path, checked_base):
-    """Run the real command line on a check, send SIGINT (Ctrl-C) once the run has started."""
+    """Run the real command line on a check, send SIGINT (Ctrl-C) once the run has started.
+
+    The fake models are slowed enough (20 ms a pair or text) that the run is surely mid-way when the
+    signal lands, even on a loaded machine.
+    """
     import signal
     import subprocess
     import sys
@@ -399,7 +415,7 @@ def _interrupt_check(tmp_path, checked_base):
     base, report = checked_base
     db = _copy_with_index(base, tmp_path)
     proc = subprocess.Popen([sys.executable, str(ck.WORKER), str(db), "cli", "check", str(report), "-q"],
-                            env=ck.worker_env(FAKE_SLOW_MS=2), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=ck.worker_env(FAKE_SLOW_MS=20), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:

@@ -354,3 +354,10 @@ def test_forced_mismatches_need_the_rest_of_the_claim_in_the_official_sentence()
     # a clause of a long official sentence can carry the mismatch
     assert forced_mismatches(["The talks began on January 26."],
                              ["The talks began on January 14.", "The talks began on January 14."])[0].kind == "date"
+
+
+def test_an_acronym_and_its_spelled_out_name_are_one_entity():
+    assert not entity_mismatches("The IPCC said warming is accelerating fast.",
+                                 "The Intergovernmental Panel on Climate Change said warming is accelerating fast.")
+    assert entity_mismatches("The IPCC said warming is accelerating fast.",
+                             "The World Meteorological Organization said warming is accelerating fast.")

@@ -172,6 +172,18 @@ def test_a_same_subject_number_mismatch_contradicts_whatever_the_nli_says():
     assert decide([e], old, nli=True).label == "consistent"
 
 
+def test_a_mismatch_does_not_override_another_sentence_that_entails_the_claim_and_agrees_on_it():
+    other = ev(0.9, 0.05, 0.2, 0.75, rank=1, speaker="Ned Price")  # about another year: 50 years
+    other.forced = [Mismatch("number", "30 years", "50 years")]
+    agreeing = ev(0.8, 0.92, 0.05, 0.03, rank=2)
+    v = decide([other, agreeing], T, nli=True)
+    assert v.label == "consistent" and v.decisive == 1 and v.conflicting
+    assert "Ned Price, 2022-01-26 disagrees: number: claim 30 years / official 50 years" in v.reason
+    assert "disagrees on a number" in v.needs_review
+    agreeing.forced = [Mismatch("number", "30 years", "40 years")]  # the entailing sentence mismatches too
+    assert decide([other, agreeing], T, nli=True).label == "contradictory"
+
+
 def test_a_mismatch_on_loosely_related_evidence_does_not_force():
     e = ev(0.5, 0.2, 0.7, 0.1)  # below mismatch_sim
     e.forced = [Mismatch("date", "January 26", "January 14")]
@@ -198,6 +210,26 @@ def test_contradiction_needs_the_same_subject():
     assert v.label == "novel" and "not about the same subject" in shortfall(e, T, True)
     assert decide([e], Thresholds(subject_overlap=0.25), nli=True).label == "contradictory"
     e.overlap = 0.8
+    assert decide([e], T, nli=True).label == "contradictory"
+
+
+def test_two_negative_sentences_never_contradict_and_the_desk_is_told_to_read_them():
+    e = ev(0.9, 0.05, 0.06, 0.89)
+    e.both_negative = True  # "None of the documents were released" / "Washington would not release it"
+    v = decide([e], T, nli=True)
+    assert v.label == "novel"
+    assert "both negative" in v.needs_review and "0.89" in v.needs_review
+    assert "both sentences are negative" in shortfall(e, T, True)
+    assert decide([e], Thresholds(shared_negation=False), nli=True).label == "contradictory"  # older runs
+    e.both_negative = False
+    assert decide([e], T, nli=True).label == "contradictory"
+
+
+def test_a_negative_clause_pair_does_not_contradict_but_another_clause_can():
+    e = ev(0.9, 0.05, 0.5, 0.3)
+    e.units = [Unit("they did not agree", None, 0.02, 0.03, 0.95, 1.0, both_negative=True)]
+    assert decide([e], T, nli=True).label == "novel"
+    e.units.append(Unit("they signed", None, 0.02, 0.03, 0.9, 1.0))
     assert decide([e], T, nli=True).label == "contradictory"
 
 

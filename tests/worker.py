@@ -210,7 +210,14 @@ def cmd_index(corpus) -> dict:
     from fakes import FakeEmbedder
 
     embedder = FakeEmbedder()
-    status = VectorIndex(corpus, embedder).ensure()
+    done = 0
+
+    def progress(n: int) -> None:  # after each batch is embedded, cached and indexed: a kill point
+        nonlocal done
+        done += n
+        print(f"indexed {done}", flush=True)
+
+    status = VectorIndex(corpus, embedder).ensure(progress=progress)
     return {"action": status.action, "count": status.count, "added": status.added, "reason": status.reason,
             "texts_encoded": embedder.texts_encoded}
 

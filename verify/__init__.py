@@ -4,8 +4,9 @@ Typical use::
 
     from verify import Corpus, Checker
     corpus = Corpus("corpus.db")
-    for verdict in Checker(corpus).check_text("NATO offered Russia talks on missile limits."):
-        print(verdict.label, verdict.score, verdict.reason)
+    run = Checker(corpus).check_text("NATO offered Russia talks on missile limits.", save=False)
+    for result in run.results:
+        print(result.verdict.label, result.verdict.score, result.verdict.reason)
 
 Heavy libraries (torch, faiss, transformers) are imported only when a model or an
 index is first needed, so commands that need none stay fast.

@@ -256,7 +256,11 @@ def _speaker_from_phrase(phrase: str, doc_span, names: _Names, last: dict) -> _S
 
 
 def _subject_phrase(verb) -> tuple[str, object] | None:
-    subj = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+    # Only an active subject speaks: in "Truth be told, ..." or "Russia was told that ..." the
+    # passive subject is what is said, or who hears it.
+    if any(c.dep_ == "auxpass" for c in verb.children):
+        return None
+    subj = [c for c in verb.children if c.dep_ == "nsubj"]
     if not subj and verb.dep_ == "conj":  # "Washington responded ... and said that ...": the first verb's subject
         subj = [c for c in verb.head.children if c.dep_ == "nsubj"]
     if not subj:

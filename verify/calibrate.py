@@ -2,7 +2,8 @@
 
 ``verify calibrate LABELLED.jsonl...`` checks labelled claims once (retrieval and NLI are
 the slow part), then re-decides them cheaply under threshold settings from a small grid
-(coordinate ascent: one threshold at a time) and keeps the one with the best macro-F1. It then maps each label's raw score to
+(coordinate ascent: one threshold at a time) and keeps the one with the best macro-F1 among
+those whose contradiction precision is at least the defaults'. It then maps each label's raw score to
 the observed share of correct verdicts at that score (isotonic regression), so a score
 of 0.8 means "right about 80% of the time on data like this". The fit, with its
 provenance (files, their hashes, sizes, metrics before and after), is stored in
@@ -26,7 +27,7 @@ from .verdict import LABELS, Thresholds, apply_steps, decide
 GRID = {
     "entail": [0.5, 0.6, 0.7, 0.8, 0.9],
     "contradict": [0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
-    "related": [0.2, 0.3, 0.4, 0.5],
+    "related": [0.3, 0.35, 0.4, 0.5],  # not below check.CLAUSE_MIN_SIMILARITY
     "contradict_top": [1, 2, 3, 50],  # 50: every related sentence may contradict
     "subject_overlap": [0.25, 0.35, 0.5],
 }
@@ -80,8 +81,18 @@ def fit(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds | No
     def run(t: Thresholds):
         return [decide(evs, t, nli=nli, quotes=v.quotes, clauses=v.clauses) for _, v, evs in scored]
 
+    def contradiction_precision(labels) -> float:
+        return metrics(gold, labels)["per_label"]["contradictory"]["precision"]
+
+    # A false contradiction is the costliest error a desk can publish, so the fit may not buy
+    # macro-F1 with it: settings whose contradiction precision falls below the defaults' are out.
     before = run(base)
-    best = (metrics(gold, [v.label for v in before])["macro_f1"], base)
+    floor = contradiction_precision([v.label for v in before])
+
+    def objective(labels) -> float:
+        return metrics(gold, labels)["macro_f1"] if contradiction_precision(labels) >= floor - 1e-9 else -1.0
+
+    best = (objective([v.label for v in before]), base)
     grid = GRID if nli else {"sim_consistent": [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]}
     # Coordinate ascent over the grid: one threshold at a time, all its values, until a pass
     # changes nothing (at most PASSES). The full product would re-decide every claim
@@ -91,7 +102,7 @@ def fit(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds | No
         for key, values in grid.items():
             for value in values:
                 t = replace(best[1], **{key: value})
-                f1 = metrics(gold, [v.label for v in run(t)])["macro_f1"]
+                f1 = objective([v.label for v in run(t)])
                 if f1 > best[0] + 1e-9:
                     best, improved = (f1, t), True
         if not improved:
@@ -116,7 +127,9 @@ def fit(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds | No
                                                                        [0.1, 0.25, 0.5, 0.75, 0.9])]}
     return {
         "thresholds": {k: getattr(chosen, k) for k in (*GRID, "sim_consistent", "mismatch_sim", "quote",
-                                                       "review_margin", "forced_mismatch")},
+                                                       "review_margin", "forced_mismatch",
+                                                       "shared_negation")},
+        "contradiction_precision_floor": floor,
         "score_steps": steps,
         "metrics": {
             "before": metrics(gold, [v.label for v in before]) | {

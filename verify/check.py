@@ -15,6 +15,9 @@ from .verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict
 
 DEFAULT_K = 5
 CONTEXT = 2  # statements by others shown beside the official side's evidence
+# Clause pairs are scored for evidence at least this similar: the lowest ``related`` a
+# calibration may choose, so re-deciding under any fitted threshold has what it needs.
+CLAUSE_MIN_SIMILARITY = 0.3
 
 
 @dataclass
@@ -258,7 +261,7 @@ class Checker:
         attribute says which language its claim was taken to be in.
         """
         from .embed import embed_cached
-        from .evidence import forced_mismatches, mismatches, quotes, subject_overlap, warm_entity_pairs
+        from .evidence import forced_mismatches, mismatches, negated, quotes, subject_overlap, warm_entity_pairs
         from .language import ENGLISH, claim_languages, score_cross_lingual
         from .retrieve import find_quote, retrieve
         from .segment import clauses
@@ -310,6 +313,7 @@ class Checker:
             for e in evs:
                 e.sentence["relation"] = relation(e.sentence.get("published"), report_date)
                 e.overlap = subject_overlap(text, e.sentence["text"])
+                e.both_negative = negated(text) and negated(e.sentence["text"])
                 if e.similarity >= t.related:
                     e.mismatches = mismatches(text, e.sentence["text"])
                     e.flags += [f"mismatch {m}" for m in e.mismatches]
@@ -329,7 +333,7 @@ class Checker:
         each clause of either against the other's whole and clauses (SummaC-style). Context
         evidence (not the official side) is scored whole only: it is shown, not decided on.
         """
-        from .evidence import subject_overlap
+        from .evidence import negated, subject_overlap
         from .nli import score_cached
         from .segment import clauses
 
@@ -338,7 +342,7 @@ class Checker:
             for e in evs:
                 official = e.sentence["text"]
                 jobs.append((e, "", None, official, text))
-                if not e.counted or e.similarity < self.thresholds.related:
+                if not e.counted or e.similarity < min(self.thresholds.related, CLAUSE_MIN_SIMILARITY):
                     continue
                 units = [("", official)] + [(c, c) for c in clauses(official)]
                 for label, premise in units:
@@ -354,7 +358,8 @@ class Checker:
                     e.flags.append("truncated for NLI")
             else:
                 e.units.append(Unit(label, j, sc.entail, sc.neutral, sc.contradict,
-                                    round(subject_overlap(hypothesis, premise), 4)))
+                                    round(subject_overlap(hypothesis, premise), 4),
+                                    negated(hypothesis) and negated(premise)))
 
     def _score_into(self, run_id: int, claim_ids: Sequence[int], progress=None) -> list[ClaimResult]:
         """Score stored claims into an existing run (used by recheck)."""
@@ -444,6 +449,8 @@ def run_thresholds(manifest: dict) -> Thresholds:
         t.forced_mismatch = False
     if "subject_overlap" not in recorded:
         t.subject_overlap = 0.0
+    if "shared_negation" not in recorded:
+        t.shared_negation = False
     return t
 
 
@@ -455,13 +462,14 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
     Both are recomputed from stored values with the run's own thresholds, so they are
     exactly what the run decided on.
     """
-    from .evidence import forced_mismatches, mismatches, subject_overlap
+    from .evidence import forced_mismatches, mismatches, negated, subject_overlap
     from .segment import clauses
 
     t = run_thresholds(manifest)
     proposition = claim.get("proposition") or split_frame(claim["text"])[1]
     for e in evidence:
         e.overlap = subject_overlap(proposition, e.sentence["text"])
+        e.both_negative = negated(proposition) and negated(e.sentence["text"])
         if e.similarity >= t.related:
             e.mismatches = mismatches(proposition, e.sentence["text"])
             if e.counted and t.forced_mismatch:

@@ -170,9 +170,16 @@ def entities(text: str) -> dict[str, dict[str, str]]:
 
 
 def _same_entity(a: str, b: str) -> bool:
-    """"Blinken" and "Antony Blinken" name one person: one name's words inside the other's."""
+    """"Blinken" and "Antony Blinken" name one person: one name's words inside the other's;
+    "IPCC" and "Intergovernmental Panel on Climate Change" one body: the initials."""
     wa, wb = set(a.split()), set(b.split())
-    return wa <= wb or wb <= wa
+    return wa <= wb or wb <= wa or _acronym_of(a, b) or _acronym_of(b, a)
+
+
+def _acronym_of(short: str, long: str) -> bool:
+    short = short.replace(".", "")
+    words = [w for w in long.split() if w not in _FUNCTION_WORDS]
+    return " " not in short and len(short) >= 2 and len(words) >= 2 and short == "".join(w[0] for w in words)
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -23,6 +23,7 @@ OFFICIAL = "d.kind = 'official'"
 # Exact search up to this many sentences (it is fast enough and never misses); an
 # inverted-file index above it keeps search latency flat as the corpus grows.
 EXACT_LIMIT = int(os.environ.get("VERIFY_EXACT_LIMIT", 200_000))
+ADD_BATCH = 2048  # official sentences embedded, cached and indexed per step
 IVF_MIN_NPROBE = 32
 
 
@@ -158,7 +159,7 @@ class VectorIndex:
             self.save()
         return IndexStatus("rebuilt" if existed else "built", self.index.ntotal, added)
 
-    def _add_new(self, progress=None, force_save: bool = False, batch: int = 2048) -> int:
+    def _add_new(self, progress=None, force_save: bool = False, batch: int = ADD_BATCH) -> int:
         rows = list(self.corpus.db.execute(
             "select s.id, s.text from sentences s join documents d on d.id = s.document_id "
             f"where {OFFICIAL} and s.id > ? order by s.id", [self.max_id]))

@@ -68,6 +68,7 @@ class Thresholds:
     subject_overlap: float = 0.5  # share of the claim's content words an official sentence must have to contradict it
     review_margin: float = 0.1  # a deciding probability this close to its threshold needs review
     forced_mismatch: bool = True  # number/date/name mismatches decide (False only when explaining older runs)
+    shared_negation: bool = True  # two negative sentences never contradict (False only when explaining older runs)
     source: str = "built-in defaults"
     # label -> isotonic steps [(upper raw score, calibrated score)], from `verify calibrate`
     score_steps: dict = field(default_factory=dict)
@@ -94,6 +95,7 @@ class Unit:
     neutral: float
     contradict: float
     overlap: float = 1.0  # share of the claim (clause)'s content words in the official one (evidence.subject_overlap)
+    both_negative: bool = False  # both sides carry a negation (evidence.negated): see against_score
 
 
 @dataclass
@@ -111,13 +113,14 @@ class Evidence:
     mismatches: list = field(default_factory=list)  # every mismatch on the pair, shown side by side
     counted: bool = True  # an official-side statement (others are shown, never decisive)
     overlap: float = 1.0  # share of the claim's content words in the sentence (evidence.subject_overlap)
+    both_negative: bool = False  # the claim and the sentence both carry a negation (evidence.negated)
     forced: list = field(default_factory=list)  # number/date/name mismatches on same-subject clauses: decisive
     units: list[Unit] = field(default_factory=list)  # clause-level NLI, when either side has clauses
 
     def pairs(self) -> list[Unit]:
         """Every scored pair: the whole sentence against the whole claim, then the clauses."""
         whole = [Unit("", None, self.p_entail, self.p_neutral or 0.0, self.p_contradict or 0.0,
-                      self.overlap)] if self.p_entail is not None else []
+                      self.overlap, self.both_negative)] if self.p_entail is not None else []
         return whole + self.units
 
 
@@ -130,7 +133,6 @@ class Verdict:
     decisive: int | None = None  # index into the evidence list
     flags: list[str] = field(default_factory=list)
     quotes: list[dict] = field(default_factory=list)
-    raw_score: float | None = None  # before calibration, when a calibration applies
     cutoffs: dict | None = None  # retrieval bars for new sentences (see retrieve.Hits); rechecks read them
     needs_review: str | None = None  # why a desk should read the evidence before trusting the label
     clauses: list[str] = field(default_factory=list)  # the claim's clauses, when it was scored by parts
@@ -150,13 +152,26 @@ def _entails(u: Unit, t: Thresholds) -> float:
     return u.entail if u.entail > u.contradict else 0.0
 
 
+def _negation_echo(u: Unit, t: Thresholds) -> bool:
+    """A pair whose sides are both negative, which small NLI models read as contradiction.
+
+    "None of the documents were released" against "Washington would not release the
+    document" scores contradiction 0.89: the model learnt "a negation in one sentence means
+    they disagree", and cannot tell a shared negation from an opposed one. Such a pair may
+    support a claim but never contradict it.
+    """
+    return t.shared_negation and u.both_negative
+
+
 def against_score(e: Evidence, t: Thresholds) -> float:
-    """Strength of evidence against the claim: NLI contradiction on same-subject pairs.
+    """Strength of evidence against the claim: NLI contradiction on same-subject pairs,
+    where not both sides are negative (``_negation_echo``).
 
     Runs recorded before forced mismatches (``forced_mismatch`` False) let any mismatch
     raise it to ``mismatch_p``; kept so their trails explain what they decided.
     """
-    p = max((u.contradict for u in e.pairs() if u.overlap >= t.subject_overlap), default=0.0)
+    p = max((u.contradict for u in e.pairs() if u.overlap >= t.subject_overlap and not _negation_echo(u, t)),
+            default=0.0)
     if not t.forced_mismatch and e.mismatches and e.similarity >= t.mismatch_sim \
             and (e.p_entail or 0.0) < t.entail:
         p = max(p, t.mismatch_p)
@@ -196,7 +211,10 @@ def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True
         against_text = (f"contradict p={raw_against:.2f} not counted: only the {t.contradict_top} most "
                         "similar sentences may contradict")
     elif raw_against >= t.contradict and against_score(e, t) < t.contradict:
-        against_text = f"contradict p={raw_against:.2f} not counted: not about the same subject"
+        echo = any(_negation_echo(u, t) and u.contradict >= t.contradict for u in e.pairs())
+        against_text = (f"contradict p={raw_against:.2f} not counted: "
+                        + ("both sentences are negative, which the model mistakes for disagreement" if echo
+                           else "not about the same subject"))
     else:
         against_text = f"contradict p={raw_against:.2f} < {t.contradict:.2f}"
     if raw_support >= t.entail_bar and support_score(e, t) < t.entail_bar:
@@ -227,7 +245,6 @@ def decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[d
     if nli and evidence and v.needs_review is None:
         v.needs_review = _other_side_disagrees(evidence, v.label)
     if t.score_steps.get(v.label):
-        v.raw_score = v.score
         v.score = apply_steps(t.score_steps[v.label], v.score)
     v.quotes = quotes or []
     v.clauses = clauses or []
@@ -308,7 +325,12 @@ def _decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[
     forced = [(i, e) for i, e in related if t.forced_mismatch and e.forced and e.similarity >= t.mismatch_sim]
 
     conflicting = support >= t.entail_bar and (against >= t.contradict or bool(forced))
-    if forced:
+    # A mismatch forces contradiction whatever the model says about that pair (it cannot
+    # read numbers), but not over another official sentence that entails the claim and
+    # agrees with it on every number, date and name: that is a conflict for a desk to read.
+    supported_elsewhere = (forced and support >= t.entail_bar and not by_quote and not by_clauses
+                           and not sup.forced and support >= against)
+    if forced and not supported_elsewhere:
         fi, fe = max(forced, key=lambda ie: ie[1].similarity)
         reason = (f"contradicted by {cite(fe)}: " + "; ".join(str(m) for m in fe.forced)
                   + f" (same subject, similarity {fe.similarity:.2f})")
@@ -328,11 +350,16 @@ def _decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[
                 f"\u201c{_short(c)}\u201d by {cite(evidence[i])}, p={p:.2f}" for c, (p, i) in zip(clauses, per_clause))
         else:
             reason = f"entailed by {cite(sup)}, p={support:.2f}"
-        if conflicting:
+        if supported_elsewhere:
+            fi, fe = max(forced, key=lambda ie: ie[1].similarity)
+            reason += f"; but {cite(fe)} disagrees: " + "; ".join(str(m) for m in fe.forced)
+        elif conflicting:
             reason += f"; but contradicted by {cite(con)}, p={against:.2f}"
         v = Verdict("consistent", round(support, 4), reason, conflicting, si)
-        v.needs_review = _weak(v, support, t.entail_bar, t, "support") or (
-            "support and contradiction both pass their thresholds" if conflicting else None)
+        v.needs_review = (
+            "another official statement disagrees on a number, date or name" if supported_elsewhere
+            else _weak(v, support, t.entail_bar, t, "support")
+            or ("support and contradiction both pass their thresholds" if conflicting else None))
         return v
     if against >= t.contradict and against > support:
         reason = f"contradicted by {cite(con)}, p={against:.2f}"
@@ -343,15 +370,25 @@ def _decide(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[
                           else _weak(v, against, t.contradict, t, "contradiction"))
         return v
     top = max(support, against)
+    # Counted probabilities alone ("p=0.00") hide what the model said; name the nearest
+    # related sentence and why it did not decide.
+    ni, near = max(related, key=lambda ie: ie[1].similarity)
     v = Verdict("novel", round(1 - top, 4),
                 f"no official statement supports or contradicts it "
-                f"(best entail p={support:.2f}, contradict p={against:.2f})", decisive=si)
+                f"(best entail p={support:.2f}, contradict p={against:.2f}; nearest, {cite(near)}, "
+                f"similarity {near.similarity:.2f}: {shortfall(near, t, nli, ni in {i for i, _ in closest})})",
+                decisive=si)
     supported = [(c, p, i) for c, (p, i) in zip(clauses, per_clause) if p >= t.entail_bar]
     if supported and len(supported) < len(clauses):
         c, p, i = supported[0]
         v.needs_review = (f"partly supported: \u201c{_short(c)}\u201d entailed by {cite(evidence[i])}, p={p:.2f}; "
                           "the rest is not")
         v.reason = "partly supported, not as a whole " + v.reason[v.reason.index("("):]
+    elif echo := [(i, u) for i, e in closest for u in e.pairs() if _negation_echo(u, t)
+                  and u.contradict >= t.contradict and u.overlap >= t.subject_overlap]:
+        i, u = max(echo, key=lambda iu: iu[1].contradict)
+        v.needs_review = (f"{cite(evidence[i])} and the claim are both negative: the model reads contradiction "
+                          f"(p={u.contradict:.2f}), which it cannot tell from agreement; read both")
     elif support >= t.entail_bar - t.review_margin:
         v.needs_review = f"close to consistent: entail p={support:.2f}, threshold {t.entail_bar:.2f}"
     elif against >= t.contradict - t.review_margin:
