@@ -49,6 +49,15 @@ REPORT_TEXT = (
 
 
 @pytest.fixture
+def register_models():
+    """``verify.loading.register``, undone after the test: the one way tests swap models."""
+    from verify import loading
+
+    yield loading.register
+    loading.reset()
+
+
+@pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 

@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from verify.nli import NLIModel
+
 
 def _slow(n: int) -> None:
     ms = float(os.environ.get("FAKE_SLOW_MS") or 0)
@@ -73,7 +75,7 @@ class FakeEmbedder:
         return out
 
 
-class FakeNLI:
+class FakeNLI(NLIModel):
     """Word-overlap NLI: shared content words entail, unless exactly one side is negated."""
 
     model_id = "fake-nli"

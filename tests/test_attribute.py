@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from verify.attribute import affiliation, attribute, quote_spans
+from verify.attribute import affiliation, attribute, quote_spans, reattribute
 from verify.ingest import build_document, ingest_paths, normalise_text
 from verify.segment import segment
 
@@ -175,7 +175,7 @@ def test_only_the_official_side_decides_and_others_are_shown_marked(corpus):
 def test_reattribute_fixes_a_corpus_ingested_before_attribution(corpus):
     ingest_news(corpus)
     corpus.conn.execute("update sentences set speaker = 'Somebody', attribution = null")
-    changed = corpus.reattribute()
+    changed = reattribute(corpus)
     assert changed == corpus.count("sentences")
     assert {r["speaker"] for r in corpus.sentences("s.text like ?", ["%offer stands%"])} == {"Mary Jones"}
 

@@ -24,11 +24,8 @@ CALM_REPORT = ("Leaked replies\n\n"
 
 
 @pytest.fixture
-def fake_models(monkeypatch):
+def fake_models(monkeypatch, register_models):
     """Every model the CLI would load is a fake; 'none' still means similarity only."""
-    import verify.embed
-    import verify.nli
-
     made = {"embedders": [], "nli": []}
 
     def embedder(*args, **kwargs):
@@ -43,8 +40,7 @@ def fake_models(monkeypatch):
         made["nli"].append(m)
         return m
 
-    monkeypatch.setattr(verify.embed, "SentenceTransformerEmbedder", embedder)
-    monkeypatch.setattr(verify.nli, "load_nli", load_nli)
+    register_models(embedder=embedder, nli=load_nli)
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
     monkeypatch.delenv("VERIFY_DB", raising=False)
     return made

@@ -414,9 +414,11 @@ def _interrupt_check(tmp_path, checked_base):
 
     base, report = checked_base
     db = _copy_with_index(base, tmp_path)
+    # A shell that runs the suite in the background hands its children SIGINT ignored, and
+    # Python then installs no Ctrl-C handler: give the worker the default disposition back.
     proc = subprocess.Popen([sys.executable, str(ck.WORKER), str(db), "cli", "check", str(report), "-q"],
                             env=ck.worker_env(FAKE_SLOW_MS=20), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if ck.scalar(db, "select count(*) from runs where status = 'running'"):

@@ -6,6 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from verify.attribute import edit_document
 from verify.check import Checker
 from verify.errors import CorpusError
 from verify.ingest import ingest_paths
@@ -31,7 +32,7 @@ def test_an_edit_is_recorded_and_marks_the_claims_that_rely_on_it_stale(corpus, 
     blinken = corpus.documents(speaker="blinken")[0]["id"]
     relying = corpus.dependent_claims(blinken)
     assert relying and set(relying) <= {r.claim_id for r in run.results}
-    result = corpus.edit_document(blinken, {"published": "2022-01-27", "speaker": "Ned Price"}, by="ana")
+    result = edit_document(corpus, blinken, {"published": "2022-01-27", "speaker": "Ned Price"}, by="ana")
     assert result["changed"] == {"published": ("2022-01-26", "2022-01-27"), "speaker": ("Antony Blinken", "Ned Price")}
     assert sorted(result["stale"]) == relying
     history = corpus.document_history(blinken)
@@ -41,7 +42,7 @@ def test_an_edit_is_recorded_and_marks_the_claims_that_rely_on_it_stale(corpus, 
     assert {s["speaker"] for s in corpus.sentences("s.document_id = ?", [blinken])} == {"Secretary Blinken"}
     # elsewhere the new default applies to unattributed sentences only
     nato = corpus.documents(speaker="stoltenberg")[0]["id"]
-    corpus.edit_document(nato, {"speaker": "Oana Lungescu"}, by="ana")
+    edit_document(corpus, nato, {"speaker": "Oana Lungescu"}, by="ana")
     assert [s["speaker"] for s in corpus.sentences("s.document_id = ?", [nato])] == ["Jens Stoltenberg", "Oana Lungescu"]
     with pytest.raises(Exception, match="append-only"):
         corpus.conn.execute("delete from document_edits")

@@ -7,7 +7,7 @@ import pytest
 
 import verify.nli as nli_mod
 from verify.errors import ModelError
-from verify.nli import PairScore, TransformersNLI, label_order, load_nli, score_cached
+from verify.nli import NLIModel, PairScore, TransformersNLI, label_order, load_nli, score_cached
 from verify.util import text_hash
 
 from conftest import FakeNLI
@@ -62,7 +62,7 @@ def test_score_cached_is_per_model(corpus):
 
 
 def test_score_cached_prefers_score_pairs_and_keeps_truncation(corpus):
-    class Detailed:
+    class Detailed(NLIModel):
         model_id = "detailed"
 
         def __init__(self):

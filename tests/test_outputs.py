@@ -11,10 +11,8 @@ from conftest import OFFICIAL_TEXT, REPORT_TEXT, FakeEmbedder
 
 
 @pytest.fixture
-def checked_db(tmp_path, monkeypatch):
-    import verify.embed
-
-    monkeypatch.setattr(verify.embed, "SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
+def checked_db(tmp_path, monkeypatch, register_models):
+    register_models(embedder=FakeEmbedder)
     (tmp_path / "official.txt").write_text(OFFICIAL_TEXT)
     (tmp_path / "leak.txt").write_text(REPORT_TEXT)
     db = tmp_path / "c.db"

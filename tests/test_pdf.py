@@ -379,12 +379,8 @@ def test_pdfs_have_their_own_size_limit(corpus, tmp_path, monkeypatch):
 # --- the command line and the evidence trail ----------------------------------------------------------
 
 @pytest.fixture
-def fake_models(monkeypatch):
-    import verify.embed
-    import verify.nli
-
-    monkeypatch.setattr(verify.embed, "SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
-    monkeypatch.setattr(verify.nli, "load_nli", lambda spec: FakeNLI())
+def fake_models(monkeypatch, register_models):
+    register_models(embedder=FakeEmbedder, nli=lambda spec: FakeNLI())
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
     monkeypatch.delenv("VERIFY_DB", raising=False)
 

@@ -126,10 +126,10 @@ def test_recheck_of_unknown_claims_is_refused(checked, corpus):
 # --- the CLI ---------------------------------------------------------------------------------
 
 @pytest.fixture
-def cli_corpus(tmp_path, monkeypatch):
+def cli_corpus(tmp_path, monkeypatch, register_models):
     import verify.embed
 
-    monkeypatch.setattr(verify.embed, "SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
+    register_models(embedder=FakeEmbedder)
     monkeypatch.setattr(verify.embed, "DEFAULT_EMBED_MODEL", FakeEmbedder.model_id)
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
     from conftest import OFFICIAL_TEXT, REPORT_TEXT

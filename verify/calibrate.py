@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from .evaluate import expected_calibration_error, metrics, review_split
+from .thresholds import SHIPPED, load_thresholds, thresholds_from  # noqa: F401  (re-exported)
 from .verdict import LABELS, Thresholds, apply_steps, decide
 
 # What a calibration may tune. Not in it, by design: the entailment floor (verdict.ENTAIL_FLOOR)
@@ -31,22 +32,7 @@ GRID = {
     "contradict_top": [1, 2, 3, 50],  # 50: every related sentence may contradict
     "subject_overlap": [0.25, 0.35, 0.5],
 }
-SHIPPED = Path(__file__).parent / "calibration.json"
 PASSES = 3
-
-
-def expected_calibration_error(scores, correct, bins: int = 10) -> float | None:
-    """Weighted mean |accuracy - confidence| over equal-width score bins."""
-    if not len(scores):
-        return None
-    s, c = np.asarray(scores, float), np.asarray(correct, float)
-    idx = np.minimum((s * bins).astype(int), bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            ece += m.mean() * abs(c[m].mean() - s[m].mean())
-    return round(float(ece), 4)
 
 
 def isotonic(x, y) -> list[tuple[float, float]]:
@@ -73,8 +59,6 @@ def fit(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds | No
         groups: the file each claim came from; the record then also has each file's
             metrics under the fitted thresholds (in-sample figures, like the pooled ones).
     """
-    from .evaluate import metrics, review_split
-
     base = base or Thresholds()
     gold = [g for g, _, _ in scored]
 
@@ -164,25 +148,3 @@ def calibrate(paths: list[str], *, nli="auto", embedder=None, k: int = 5, limit:
         "method": "coordinate ascent over a threshold grid for macro-F1; per-label isotonic score calibration",
     }
     return record
-
-
-def thresholds_from(record: dict, source: str) -> Thresholds:
-    t = Thresholds(**{k: v for k, v in record["thresholds"].items() if k in Thresholds.__dataclass_fields__})
-    t.source = source
-    t.score_steps = record.get("score_steps") or {}
-    return t
-
-
-def load_thresholds(corpus=None, nli_model_id: str | None = None) -> Thresholds:
-    """The newest calibration stored in the corpus for this NLI model, else the shipped one."""
-    if corpus is not None and corpus.db["calibrations"].exists():
-        row = corpus.db.execute(
-            "select id, record from calibrations where coalesce(nli_model, '') = coalesce(?, '') "
-            "order by id desc limit 1", [nli_model_id]).fetchone()
-        if row:
-            return thresholds_from(json.loads(row[1]), f"corpus calibration {row[0]}")
-    if SHIPPED.exists():
-        record = json.loads(SHIPPED.read_text())
-        if record["provenance"].get("nli_model") == nli_model_id:
-            return thresholds_from(record, "shipped calibration (verify/calibration.json)")
-    return Thresholds()

@@ -7,14 +7,14 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from . import __version__
+from . import __version__, loading
 from .claims import is_check_worthy, split_frame, validate_claim_text
 from .corpus import Corpus
 from .errors import CorpusError, InputError
+from .retrieve import CONTEXT, relation  # noqa: F401  (relation: part of check's API)
 from .verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict, shortfall
 
 DEFAULT_K = 5
-CONTEXT = 2  # statements by others shown beside the official side's evidence
 # Clause pairs are scored for evidence at least this similar: the lowest ``related`` a
 # calibration may choose, so re-deciding under any fitted threshold has what it needs.
 CLAUSE_MIN_SIMILARITY = 0.3
@@ -87,14 +87,6 @@ def evidence_dict(e: Evidence) -> dict:
     }
 
 
-def relation(evidence_date: str | None, report_date: str | None) -> str:
-    if not evidence_date or not report_date:
-        return "unknown"
-    if evidence_date < report_date:
-        return "before"
-    return "same day" if evidence_date == report_date else "after"
-
-
 @dataclass
 class CheckRun:
     run_id: int | None  # None: a scratch check, not stored
@@ -142,21 +134,15 @@ class Checker:
         if side and not self.scope.side:
             self.scope.side = tuple(sorted(side))
         self.corpus = corpus
-        if embedder is None:
-            from .embed import SentenceTransformerEmbedder
-
-            embedder = SentenceTransformerEmbedder()
-        self.embedder = embedder
+        self.embedder = embedder if embedder is not None else loading.embedder()
         if nli == "auto":
-            from .nli import load_nli
-
-            nli = load_nli(None)
+            nli = loading.nli(None)
         self.nli = nli
         if k < 1:
             raise InputError("k must be at least 1")
         self.k = k
         if thresholds is None:
-            from .calibrate import load_thresholds
+            from .thresholds import load_thresholds
 
             thresholds = load_thresholds(corpus, self.nli.model_id if self.nli else None)
         self.thresholds = thresholds
@@ -164,12 +150,20 @@ class Checker:
 
     @property
     def index(self):
+        """The vector index of the official sentences, built or brought up to date on first use."""
         if self._index is None:
-            from .index import VectorIndex
-
-            self._index = VectorIndex(self.corpus, self.embedder)
-            self._index.ensure()
+            self.ensure_index()
         return self._index
+
+    def ensure_index(self, progress=None):
+        """Load, extend or build the index now (``progress`` gets the sentences embedded);
+        returns its ``IndexStatus``. The checker is the index's one owner."""
+        from .index import VectorIndex
+
+        index = VectorIndex(self.corpus, self.embedder)
+        status = index.ensure(progress=progress)
+        self._index = index
+        return status
 
     def manifest(self, command: str | None = None) -> dict:
         return {
@@ -361,8 +355,8 @@ class Checker:
                                     round(subject_overlap(hypothesis, premise), 4),
                                     negated(hypothesis) and negated(premise)))
 
-    def _score_into(self, run_id: int, claim_ids: Sequence[int], progress=None) -> list[ClaimResult]:
-        """Score stored claims into an existing run (used by recheck)."""
+    def score_into(self, run_id: int, claim_ids: Sequence[int], progress=None) -> list[ClaimResult]:
+        """Score stored claims into an open run (``Corpus.new_run``; recheck uses it)."""
         run = CheckRun(run_id, {})
         self._score_claims_into(run, self._claim_tuples(claim_ids), progress)
         return run.results
@@ -370,14 +364,9 @@ class Checker:
     def _run(self, claims, progress=None) -> CheckRun:
         """Score and store ``claims``: tuples (claim id, text, start, end, document id, report date)."""
         manifest = self.manifest()
-        run_id = self.corpus.start_run(manifest)
-        run = CheckRun(run_id, manifest)
-        try:
+        with self.corpus.new_run(manifest) as run_id:
+            run = CheckRun(run_id, manifest)
             self._score_claims_into(run, claims, progress)
-        except BaseException:
-            self.corpus.finish_run(run_id, "failed")
-            raise
-        self.corpus.finish_run(run_id, "ok")
         return run
 
     def _score_claims_into(self, run: CheckRun, claims, progress=None, batch: int = 64) -> None:
@@ -408,8 +397,7 @@ def evidence_trail(corpus: Corpus, claim_id: int, run_id: int | None = None) -> 
     if run_id is None:
         v = corpus.latest_verdict(claim_id)
     else:
-        row = corpus.db.execute("select id from verdicts where claim_id = ? and run_id = ?", [claim_id, run_id]).fetchone()
-        v = corpus.db["verdicts"].get(row[0]) if row else None
+        v = corpus.verdict_in_run(claim_id, run_id)
     if v is None:
         raise CorpusError(f"claim {claim_id} has no verdict yet; run `verify check` first")
     if claim.get("document_id"):

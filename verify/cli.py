@@ -139,7 +139,6 @@ def _side(value: Optional[str]):
 
 def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_of=None, side=None):
     from .check import Checker
-    from .index import VectorIndex
     from .ingest import normalise_date
     from .retrieve import Scope
 
@@ -153,21 +152,19 @@ def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_o
     elif side is None:
         _note("note: no official side set, so statements of every speaker count; "
               "set one with `verify speakers side US NATO`", quiet)
-    index = VectorIndex(corpus, checker.embedder)
     pending = corpus.official_sentence_count()
     with _Progress("index", pending, quiet) as advance:
-        status = index.ensure(progress=advance)
+        status = checker.ensure_index(progress=advance)
     if status.action != "loaded":
         _note(f"index {status.action}: {status.count} official sentences"
               + (f" ({status.reason})" if status.reason else ""), quiet)
-    checker._index = index
     return checker
 
 
 def _nli(spec: str):
-    from .nli import load_nli
+    from .loading import nli
 
-    return load_nli(spec)
+    return nli(spec)
 
 
 def _emit(run, fmt: str, fail_on: Optional[str]) -> None:
@@ -226,11 +223,11 @@ def ingest(
 @app.command()
 def index(db: Optional[Path] = DB, quiet: bool = QUIET):
     """Build or update the FAISS index of official sentences in embeddings/."""
-    from .embed import SentenceTransformerEmbedder
     from .index import VectorIndex
+    from .loading import embedder
 
     corpus = _corpus(db)
-    idx = VectorIndex(corpus, SentenceTransformerEmbedder())
+    idx = VectorIndex(corpus, embedder())
     total = corpus.official_sentence_count()
     with _Progress("index", total, quiet) as advance:
         status = idx.ensure(progress=advance)
@@ -396,9 +393,9 @@ def calibrate(
 
     Example: verify calibrate ../shared/eval/vitaminc_dev.jsonl ../shared/eval/climate_fever_dev.jsonl
     """
-    from .calibrate import SHIPPED
     from .calibrate import calibrate as fit
     from .evaluate import read_jsonl
+    from .thresholds import SHIPPED
 
     n = sum(min(len(read_jsonl(c, ("claim", "label"))), limit or 10**9) for c in claims)
     nli = "auto" if nli_model is None else _nli(nli_model)
@@ -447,16 +444,11 @@ def runs(db: Optional[Path] = DB, limit: int = typer.Option(20, help="how many, 
          as_json: bool = typer.Option(False, "--json")):
     """List check runs, newest first."""
     corpus = _corpus(db)
-    rows = list(corpus.conn.execute(
-        "select r.id, r.started_at, r.status, r.nli_model, r.corpus_fingerprint, count(v.id), "
-        "sum(v.label = 'consistent'), sum(v.label = 'novel'), sum(v.label = 'contradictory') "
-        "from runs r left join verdicts v on v.run_id = r.id group by r.id order by r.id desc limit ?", [limit]))
-    keys = ["id", "started_at", "status", "nli_model", "corpus", "claims", "consistent", "novel", "contradictory"]
+    summaries = corpus.run_summaries(limit)
     if as_json:
-        typer.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
+        typer.echo(json.dumps(summaries, indent=2))
         return
-    for r in rows:
-        d = dict(zip(keys, r))
+    for d in summaries:
         typer.echo(f"{d['id']:>5}  {d['started_at']}  {d['status']:<7} {d['claims']:>4} claims: "
                    f"{d['consistent'] or 0} consistent, {d['novel'] or 0} novel, {d['contradictory'] or 0} "
                    f"contradictory  nli={d['nli_model'] or 'none'}")
@@ -562,7 +554,7 @@ def recheck(
             if not r.isdigit():
                 raise InputError(f"{r!r} is not a report id")
             corpus.document(int(r))
-            claim_ids += [c[0] for c in corpus.db.execute("select id from claims where document_id = ?", [int(r)])]
+            claim_ids += corpus.claim_ids(int(r))
     setup = current_setup(corpus, nli_model_id(nli_model), k, retrieval)
     total = len(claim_ids) if claim_ids is not None else len(corpus.live_claim_ids())
     with corpus_lock(corpus.path, wait), _Progress("recheck", total, quiet) as advance:
@@ -613,10 +605,7 @@ def diff(run_a: int = typer.Argument(..., help="earlier run id"), run_b: int = t
     """
     corpus = _corpus(db)
     corpus.run(run_a), corpus.run(run_b)
-    rows = list(corpus.db.execute(
-        "select c.id, c.text, a.label, a.score, b.label, b.score from claims c "
-        "left join verdicts a on a.claim_id = c.id and a.run_id = ? left join verdicts b on b.claim_id = c.id "
-        "and b.run_id = ? where a.id is not null or b.id is not null order by c.id", [run_a, run_b]))
+    rows = corpus.run_diff(run_a, run_b)
     from .recheck import SCORE_LINE
 
     changed = [r for r in rows if r[2] != r[4] or (r[3] is not None and r[5] is not None
@@ -642,10 +631,8 @@ def history(claim_id: int = typer.Argument(..., help="claim id"), as_json: bool 
     """
     corpus = _corpus(db)
     claim = corpus.claim(claim_id)
-    verdicts = [dict(zip(("run_id", "at", "label", "score", "reason"), r)) for r in corpus.db.execute(
-        "select v.run_id, r.started_at, v.label, v.score, v.reason from verdicts v join runs r on r.id = v.run_id "
-        "where v.claim_id = ? and r.status = 'ok' order by v.run_id", [claim_id])]
-    reviews = list(corpus.db["reviews"].rows_where("claim_id = ?", [claim_id], order_by="id"))
+    verdicts = corpus.verdict_history(claim_id)
+    reviews = corpus.reviews(claim_id)
     if as_json:
         typer.echo(json.dumps({"claim": claim, "verdicts": verdicts, "reviews": reviews}, indent=2))
         return
@@ -733,8 +720,10 @@ def document(
     if url is not None:
         changes["url"] = check_url(url, where="--url")
     if changes:
-        result = corpus.edit_document(doc_id, {k: (v or None) for k, v in changes.items()},
-                                      by or os.environ.get("USER") or "the desk")
+        from .attribute import edit_document
+
+        result = edit_document(corpus, doc_id, {k: (v or None) for k, v in changes.items()},
+                               by or os.environ.get("USER") or "the desk")
         for field_name, (old, new) in result["changed"].items():
             typer.echo(f"document {doc_id}: {field_name} {old!r} -> {new!r}")
         if not result["changed"]:
@@ -853,8 +842,10 @@ def speakers_reattribute(db: Optional[Path] = DB):
 
     Example: verify speakers reattribute && verify recheck --all
     """
+    from .attribute import reattribute
+
     corpus = _corpus(db)
-    n = corpus.reattribute()
+    n = reattribute(corpus)
     typer.echo(f"{n} sentences changed speaker or attribution")
 
 

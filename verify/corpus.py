@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import CorpusError
+from .sides import affiliation
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -29,6 +31,24 @@ def voice(s: str = "s", d: str = "d") -> str:
     a transcript turn without a speaker (a journalist's question) with nobody's."""
     return (f"coalesce({s}.speaker, case when coalesce({s}.attribution, '') != 'transcript' "
             f"then {d}.publisher end)")
+
+
+def scope_where(scope) -> tuple[str, list]:
+    """The WHERE clause (on ``s`` sentences, ``d`` documents) of a ``retrieve.Scope``: official
+    statements, by one speaker, of the official side, made by a date."""
+    where, params = ["d.kind = 'official'"], []
+    if scope.speaker:
+        where.append("(lower(s.speaker) like ? or lower(d.speaker) like ?)")
+        params += [f"%{scope.speaker.lower()}%"] * 2
+    if scope.side:
+        where.append(f"(select affiliation from speakers where name = {voice()}) "
+                     f"in ({','.join('?' * len(scope.side))})")
+        params += list(scope.side)
+    if scope.as_of:
+        # Undated statements cannot be shown to predate the cut-off, so they are left out.
+        where.append("d.published is not null and d.published <= ?")
+        params.append(scope.as_of)
+    return " and ".join(where), params
 
 
 def default_db_path() -> Path:
@@ -251,6 +271,7 @@ class SentenceSpan:
     page: int | None = None
     ocr_confidence: float | None = None
     language: str | None = None  # ISO 639-1 code (verify.language); None: not detected
+    id: int | None = None  # the stored sentence's id, when read back from the corpus
 
 
 @dataclass
@@ -465,8 +486,6 @@ class Corpus:
         A speaker the desk has set is never overwritten; an inferred one without an
         affiliation takes one when a later document's role words give it.
         """
-        from .attribute import affiliation
-
         found: dict[str, tuple[str | None, str | None, str]] = {}
         publisher_side = affiliation(doc.publisher)
         if doc.publisher:
@@ -496,43 +515,31 @@ class Corpus:
                 self.db["speakers"].update(name, {"affiliation": aff, "role": role, "source": source,
                                                   "updated_at": now()})
 
-    def reattribute(self, doc_ids: Iterable[int] | None = None) -> int:
-        """Attribute the sentences of stored documents again (after an upgrade, or a fix to
-        the rules). Sentence ids, text and offsets do not change, so nothing is re-embedded.
+    def stored_spans(self, doc_id: int) -> list[SentenceSpan]:
+        """A document's stored sentences as spans (id in ``SentenceSpan.id``), in order."""
+        return [SentenceSpan(start, end, text, speaker, attribution=attribution, id=sid)
+                for sid, start, end, text, speaker, attribution in self.conn.execute(
+                    "select id, start, end, text, speaker, attribution from sentences where document_id = ? "
+                    "order by position", [doc_id])]
 
-        Returns:
-            How many sentences changed speaker or attribution.
-        """
-        from .attribute import attribute
-        from .segment import segment
-
-        ids = list(doc_ids) if doc_ids is not None else [r[0] for r in self.conn.execute(
-            "select id from documents order by id")]
+    def set_attributions(self, doc_id: int, spans: list[SentenceSpan]) -> int:
+        """Store new speakers for a document's sentences (``stored_spans`` ids), register the
+        speakers, and return how many sentences changed speaker or attribution."""
+        doc = self.document(doc_id)
+        before = {sp.id: (sp.speaker, sp.attribution) for sp in self.stored_spans(doc_id)}
+        record = Document(kind=doc["kind"], text=doc["text"], publisher=doc["publisher"], speaker=doc["speaker"],
+                          sentences=spans)
         changed = 0
-        for doc_id in ids:
-            doc = self.document(doc_id)
-            stored = list(self.conn.execute(
-                "select id, start, end, text, speaker, attribution from sentences where document_id = ? "
-                "order by position", [doc_id]))
-            fresh = {(sp.start, sp.end): sp for sp in segment(doc["text"], doc["speaker"])}
-            spans = [fresh.get((start, end)) or SentenceSpan(start, end, text) for _, start, end, text, _, _ in stored]
-            for span, a in zip(spans, attribute(doc["text"], spans, publisher=doc["publisher"],
-                                                default_speaker=doc["speaker"],
-                                                known_names=list(self.known_speakers().values()))):
-                if span.attribution != "transcript":
-                    span.speaker, span.attribution, span.cue, span.role = a.speaker, a.kind, a.cue, a.role
-            record = Document(kind=doc["kind"], text=doc["text"], publisher=doc["publisher"], speaker=doc["speaker"],
-                              sentences=spans)
-            with self.transaction():
-                rows = []
-                for (sid, _, _, _, old_speaker, old_kind), span in zip(stored, spans):
-                    rows.append({"speaker": span.speaker, "attribution": span.attribution})
-                    if (old_speaker, old_kind) != (span.speaker, span.attribution):
-                        changed += 1
-                    self.conn.execute("update sentences set speaker = ?, attribution = ?, cue = ? where id = ?",
-                                      [span.speaker, span.attribution, span.cue, sid])
-                self._register_speakers(record, rows)
+        with self.transaction():
+            for span in spans:
+                changed += before.get(span.id) != (span.speaker, span.attribution)
+                self.conn.execute("update sentences set speaker = ?, attribution = ?, cue = ? where id = ?",
+                                  [span.speaker, span.attribution, span.cue, span.id])
+            self._register_speakers(record, [{"speaker": sp.speaker, "attribution": sp.attribution} for sp in spans])
         return changed
+
+    def document_ids(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("select id from documents order by id")]
 
     def speakers(self) -> list[dict]:
         """Every speaker with their affiliation, role, how it was found, and their sentence count."""
@@ -617,8 +624,9 @@ class Corpus:
     def edit_document(self, doc_id: int, changes: dict, by: str) -> dict:
         """Correct a document's metadata; every change is recorded in ``document_edits``.
 
-        Sentences are attributed again (the speaker and publisher are defaults of that), and
-        the claims that rely on the document are marked stale for the next recheck.
+        The claims that rely on the document are marked stale for the next recheck. A new
+        speaker or publisher changes who said its sentences: ``attribute.edit_document``
+        makes the edit and attributes them again in one transaction.
 
         Returns:
             ``{"changed": {field: (old, new)}, "stale": [claim ids]}``.
@@ -637,8 +645,6 @@ class Corpus:
             self.db["documents"].update(doc_id, {k: new for k, (_, new) in changed.items()})
             for field_name, (old, new) in changed.items():
                 self._log_edit(doc_id, field_name, old, new, by)
-            if {"speaker", "publisher"} & set(changed) and doc["kind"] == "official":
-                self.reattribute([doc_id])
             stale = self._mark_stale(doc_id, "document {} edited: {}".format(doc_id, ", ".join(sorted(changed))))
         return {"changed": changed, "stale": stale}
 
@@ -834,6 +840,18 @@ class Corpus:
         with self.transaction():
             self.db["runs"].update(run_id, {"status": status, "finished_at": now()})
 
+    @contextlib.contextmanager
+    def new_run(self, manifest: dict) -> Iterator[int]:
+        """A run's whole life: recorded 'running', then 'ok' when the block ends, or 'failed'
+        on any exception (Ctrl-C included), so no half-written run ever reads as done."""
+        run_id = self.start_run(manifest)
+        try:
+            yield run_id
+        except BaseException:
+            self.finish_run(run_id, "failed")
+            raise
+        self.finish_run(run_id, "ok")
+
     def store_verdict(self, run_id: int, claim_id: int, verdict, evidence_rows: list[dict]) -> int:
         """Store one verdict with its evidence rows atomically."""
         with self.transaction():
@@ -871,10 +889,14 @@ class Corpus:
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur]
 
-    def official_sentence_count(self, where: str = "", params: Iterable = ()) -> int:
-        """Official sentences, optionally narrowed by ``where`` (on ``s`` sentences, ``d`` documents)."""
-        extra = f" and {where}" if where else ""
-        return self.count("sentences s join documents d on d.id = s.document_id", f"d.kind = 'official'{extra}", params)
+    def official_sentence_count(self, after: int | None = None, upto: int | None = None) -> int:
+        """Official sentences, optionally only those with ids above ``after`` or up to ``upto``."""
+        where, params = "d.kind = 'official'", []
+        if after is not None:
+            where, params = where + " and s.id > ?", params + [after]
+        if upto is not None:
+            where, params = where + " and s.id <= ?", params + [upto]
+        return self.count("sentences s join documents d on d.id = s.document_id", where, params)
 
     def max_official_sentence_id(self) -> int:
         row = self.db.execute("select max(s.id) from sentences s join documents d on d.id = s.document_id "
@@ -917,6 +939,137 @@ class Corpus:
             return self.db["calibrations"].insert({
                 "fitted_at": record["provenance"]["fitted_at"], "nli_model": record["provenance"]["nli_model"],
                 "record": json.dumps(record)}).last_pk
+
+    # --- named queries: every statement the pipeline and the CLI run lives here ------------------
+
+    def verdict_in_run(self, claim_id: int, run_id: int) -> dict | None:
+        row = self.db.execute("select id from verdicts where claim_id = ? and run_id = ?", [claim_id, run_id]).fetchone()
+        return self.db["verdicts"].get(row[0]) if row else None
+
+    def latest_calibration(self, nli_model_id: str | None) -> tuple[int, dict] | None:
+        """The newest stored calibration for this NLI model: (id, record)."""
+        if not self.db["calibrations"].exists():
+            return None
+        row = self.db.execute("select id, record from calibrations where coalesce(nli_model, '') = coalesce(?, '') "
+                              "order by id desc limit 1", [nli_model_id]).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def run_summaries(self, limit: int) -> list[dict]:
+        """The newest runs with their verdict counts by label."""
+        keys = ["id", "started_at", "status", "nli_model", "corpus", "claims", "consistent", "novel", "contradictory"]
+        rows = self.conn.execute(
+            "select r.id, r.started_at, r.status, r.nli_model, r.corpus_fingerprint, count(v.id), "
+            "sum(v.label = 'consistent'), sum(v.label = 'novel'), sum(v.label = 'contradictory') "
+            "from runs r left join verdicts v on v.run_id = r.id group by r.id order by r.id desc limit ?", [limit])
+        return [dict(zip(keys, r)) for r in rows]
+
+    def claim_ids(self, document_id: int | None = None) -> list[int]:
+        """Claims of one report (or all), in order."""
+        where, params = ("where document_id = ?", [document_id]) if document_id is not None else ("", [])
+        return [r[0] for r in self.db.execute(f"select id from claims {where} order by id", params)]
+
+    def run_diff(self, run_a: int, run_b: int) -> list[tuple]:
+        """(claim id, text, label and score in run a, label and score in run b) for claims in either."""
+        return list(self.db.execute(
+            "select c.id, c.text, a.label, a.score, b.label, b.score from claims c "
+            "left join verdicts a on a.claim_id = c.id and a.run_id = ? left join verdicts b on b.claim_id = c.id "
+            "and b.run_id = ? where a.id is not null or b.id is not null order by c.id", [run_a, run_b]))
+
+    def verdict_history(self, claim_id: int) -> list[dict]:
+        """A claim's verdicts in successful runs, oldest first."""
+        keys = ("run_id", "at", "label", "score", "reason")
+        return [dict(zip(keys, r)) for r in self.db.execute(
+            "select v.run_id, r.started_at, v.label, v.score, v.reason from verdicts v join runs r on r.id = v.run_id "
+            "where v.claim_id = ? and r.status = 'ok' order by v.run_id", [claim_id])]
+
+    def reviews(self, claim_id: int) -> list[dict]:
+        return list(self.db["reviews"].rows_where("claim_id = ?", [claim_id], order_by="id"))
+
+    def first_sentence_id(self, document_id: int) -> int:
+        return self.db.execute("select id from sentences where document_id = ? order by position limit 1",
+                               [document_id]).fetchone()[0]
+
+    def official_hashes_upto(self, sentence_id: int) -> list[str]:
+        """SHA-256 of each official document up to the one holding ``sentence_id``, in order."""
+        return [r[0] for r in self.db.execute(
+            "select sha256 from documents where kind = 'official' and id <= "
+            "coalesce((select document_id from sentences where id = ?), 0) order by id", [sentence_id])]
+
+    def official_sentences_after(self, sentence_id: int = 0) -> list[tuple[int, str]]:
+        """(id, text) of official sentences with ids above ``sentence_id``, in id order."""
+        return list(self.db.execute(
+            "select s.id, s.text from sentences s join documents d on d.id = s.document_id "
+            "where d.kind = 'official' and s.id > ? order by s.id", [sentence_id]))
+
+    def earlier_versions(self, source: str, kind: str, sha256: str) -> list[int]:
+        """Documents ingested before from the same source whose text differs."""
+        return [r[0] for r in self.conn.execute(
+            "select id from documents where source = ? and kind = ? and sha256 != ? order by id",
+            [source, kind, sha256])]
+
+    def stored_languages(self, hashes: list[str]) -> dict[str, str]:
+        """Language recorded at ingest for sentences with these text hashes (the first one wins)."""
+        stored: dict[str, str] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start:start + 500]
+            for h, lang in self.conn.execute(
+                    f"select text_hash, language from sentences where text_hash in ({','.join('?' * len(chunk))}) "
+                    "and language is not null order by id", chunk):
+                stored.setdefault(h, lang)
+        return stored
+
+    def latest_verdicts(self, claim_ids: list[int] | None = None) -> list[tuple]:
+        """(claim id, verdict id, label, score, run manifest, details) of each claim's newest
+        verdict in a successful run."""
+        where = "" if claim_ids is None else f" and v.claim_id in ({','.join(str(int(c)) for c in claim_ids)})"
+        return list(self.db.execute(
+            "select v.claim_id, v.id, v.label, v.score, r.manifest, v.details from verdicts v "
+            "join runs r on r.id = v.run_id where r.status = 'ok' and v.id = (select v2.id from verdicts v2 "
+            "join runs r2 on r2.id = v2.run_id where v2.claim_id = v.claim_id and r2.status = 'ok' "
+            f"order by v2.run_id desc limit 1){where}"))
+
+    def evidence_sentence_ids(self, verdict_ids: list[int]) -> list[tuple[int, int]]:
+        """(verdict id, sentence id) of these verdicts' evidence, in rank order."""
+        out = []
+        for start in range(0, len(verdict_ids), 500):  # one query per 500 verdicts, not one per verdict
+            chunk = verdict_ids[start:start + 500]
+            out += self.conn.execute(
+                f"select verdict_id, sentence_id from evidence where verdict_id in ({','.join('?' * len(chunk))}) "
+                "order by verdict_id, rank", chunk).fetchall()
+        return out
+
+    def lexical_search(self, match: str, scope, k: int, after: int = 0,
+                       upto: int | None = None) -> list[tuple[int, float]]:
+        """BM25 search of the official sentences in ``scope`` (``retrieve.Scope``): (id, bm25)
+        best first, ids in (after, upto]."""
+        where, params = scope_where(scope)
+        rowids = " and f.rowid > ?" + (" and f.rowid <= ?" if upto is not None else "")
+        bounds = [after] + ([upto] if upto is not None else [])
+        rows = self.conn.execute(
+            "select s.id, bm25(sentences_fts) from sentences_fts f join sentences s on s.id = f.rowid "
+            f"join documents d on d.id = s.document_id where sentences_fts match ?{rowids} and {where} "
+            "order by bm25(sentences_fts) limit ?", [match, *bounds, *params, k])
+        return [(r[0], r[1]) for r in rows]
+
+    def sentence_ids_in(self, scope, after: int | None = None, upto: int | None = None) -> list[int]:
+        """Ids of the official sentences in ``scope``, optionally only those in (after, upto]."""
+        where, params = scope_where(scope)
+        bounds, values = "", []
+        if after is not None:
+            bounds, values = bounds + " and s.id > ?", values + [after]
+        if upto is not None:
+            bounds, values = bounds + " and s.id <= ?", values + [upto]
+        return [r[0] for r in self.conn.execute(
+            f"select s.id from sentences s join documents d on d.id = s.document_id where {where}{bounds}",
+            [*params, *values])]
+
+    def quote_candidates(self, match: str, scope, limit: int) -> list[tuple]:
+        """Official sentences in ``scope`` an FTS query finds, with what a quote match reports."""
+        where, params = scope_where(scope)
+        return list(self.db.execute(
+            "select s.id, s.text, s.document_id, s.speaker, d.published, d.title, d.url, s.start, s.end "
+            "from sentences_fts f join sentences s on s.id = f.rowid join documents d on d.id = s.document_id "
+            f"where sentences_fts match ? and {where} order by bm25(sentences_fts) limit ?", [match, *params, limit]))
 
     def close(self) -> None:
         self.conn.close()

@@ -12,9 +12,25 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from .corpus import Corpus, Document, SentenceSpan
 from .errors import InputError
 from .verdict import LABELS
+
+
+def expected_calibration_error(scores, correct, bins: int = 10) -> float | None:
+    """Weighted mean |accuracy - confidence| over equal-width score bins."""
+    if not len(scores):
+        return None
+    s, c = np.asarray(scores, float), np.asarray(correct, float)
+    idx = np.minimum((s * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(c[m].mean() - s[m].mean())
+    return round(float(ece), 4)
 
 
 def read_jsonl(path: str | Path, required: tuple[str, ...]) -> list[dict]:
@@ -92,8 +108,7 @@ def load_pool(corpus: Corpus, pool: list[dict]) -> dict[int, set[str]]:
                            speaker=item.get("speaker"), published=item.get("date"), source=f"pool:{item['id']}",
                            format="pool", sentences=[SentenceSpan(0, len(text), text, item.get("speaker"))])
             res = corpus.add_document(doc)
-            sid = corpus.db.execute("select id from sentences where document_id = ? order by position limit 1",
-                                    [res.document_id]).fetchone()[0]
+            sid = corpus.first_sentence_id(res.document_id)
             mapping.setdefault(sid, set()).add(item["id"])
     return mapping
 
@@ -191,8 +206,6 @@ def evaluate(claims_path: str, pool_path: str | None = None, *, embedder=None, n
         per_claim: also return ``claims``: each claim's gold and predicted label, score,
             needs-review reason and the evidence that decided it.
     """
-    from .calibrate import expected_calibration_error
-
     f = score_file(claims_path, pool_path, embedder=embedder, nli=nli, k=k, thresholds=thresholds, limit=limit,
                    progress=progress, retrieval=retrieval)
     preds = [v.label for v, _ in f["results"]]

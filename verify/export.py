@@ -25,8 +25,7 @@ def latest_results(corpus: Corpus, document_id: int | None = None) -> tuple[dict
     """The newest verdict of each claim (of one report, or of all), as ``to_dict`` rows."""
     from .check import evidence_trail
 
-    where, params = ("where c.document_id = ?", [document_id]) if document_id is not None else ("", [])
-    ids = [r[0] for r in corpus.db.execute(f"select c.id from claims c {where} order by c.id", params)]
+    ids = corpus.claim_ids(document_id)
     rows, run = [], None
     for cid in ids:
         try:
@@ -34,8 +33,7 @@ def latest_results(corpus: Corpus, document_id: int | None = None) -> tuple[dict
         except CorpusError:
             continue  # never checked
         c, v = trail["claim"], trail["verdict"]
-        details = json.loads(corpus.db.execute("select details from verdicts where claim_id = ? and run_id = ?",
-                                               [cid, trail["run"]["id"]]).fetchone()[0] or "{}")
+        details = json.loads(corpus.verdict_in_run(cid, trail["run"]["id"])["details"] or "{}")
         review = corpus.latest_review(cid)
         rows.append({"claim_id": cid, "text": c["text"], "document_id": c["document_id"], "start": c["start"],
                      "end": c["end"], "frame": c.get("frame") or "", "label": v["label"], "score": v["score"],

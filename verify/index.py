@@ -19,7 +19,6 @@ from .corpus import Corpus
 from .embed import Embedder, embed_cached
 from .util import atomic_write_bytes
 
-OFFICIAL = "d.kind = 'official'"
 # Exact search up to this many sentences (it is fast enough and never misses); an
 # inverted-file index above it keeps search latency flat as the corpus grows.
 EXACT_LIMIT = int(os.environ.get("VERIFY_EXACT_LIMIT", 200_000))
@@ -116,7 +115,7 @@ class VectorIndex:
             return "index file damaged (checksum mismatch)"
         if meta.get("model_id") != self.embedder.model_id or meta.get("dim") != self.embedder.dim:
             return "index built with another model"
-        expected = self.corpus.official_sentence_count("s.id <= ?", [meta.get("max_id", 0)])
+        expected = self.corpus.official_sentence_count(upto=meta.get("max_id", 0))
         if expected != meta.get("count"):
             return "database changed under the index"
         if meta.get("documents") != self._documents_digest(meta.get("max_id", 0)):
@@ -133,9 +132,7 @@ class VectorIndex:
     def _documents_digest(self, max_id: int) -> str:
         """Hash of the official documents the index covers: another corpus never matches."""
         h = hashlib.sha256()
-        for (sha,) in self.corpus.db.execute(
-                "select sha256 from documents where kind = 'official' and id <= "
-                "coalesce((select document_id from sentences where id = ?), 0) order by id", [max_id]):
+        for sha in self.corpus.official_hashes_upto(max_id):
             h.update(sha.encode())
         return h.hexdigest()[:16]
 
@@ -147,9 +144,7 @@ class VectorIndex:
                                                   np.zeros(0, np.int64), self.embedder.dim), 0
             added = self._add_new(progress, force_save=True)
         else:  # IVF must be trained on the vectors before any is added
-            rows = list(self.corpus.db.execute(
-                "select s.id, s.text from sentences s join documents d on d.id = s.document_id "
-                f"where {OFFICIAL} order by s.id"))
+            rows = self.corpus.official_sentences_after(0)
             vecs = np.concatenate([embed_cached(self.corpus, self.embedder, [t for _, t in rows[i:i + 4096]])
                                    for i in range(0, len(rows), 4096)])
             self.index = build_faiss(vecs, np.array([i for i, _ in rows], np.int64), self.embedder.dim)
@@ -160,9 +155,7 @@ class VectorIndex:
         return IndexStatus("rebuilt" if existed else "built", self.index.ntotal, added)
 
     def _add_new(self, progress=None, force_save: bool = False, batch: int = ADD_BATCH) -> int:
-        rows = list(self.corpus.db.execute(
-            "select s.id, s.text from sentences s join documents d on d.id = s.document_id "
-            f"where {OFFICIAL} and s.id > ? order by s.id", [self.max_id]))
+        rows = self.corpus.official_sentences_after(self.max_id)
         for start in range(0, len(rows), batch):
             chunk = rows[start:start + batch]
             vecs = embed_cached(self.corpus, self.embedder, [t for _, t in chunk])

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -22,7 +21,7 @@ from .corpus import Corpus, Document
 from .errors import InputError
 from .language import OFFICIAL_LANGUAGES, REPORT_LANGUAGES, document_language, sentence_language
 from .language import name as language_name
-from .segment import segment, word_count
+from .segment import normalise_text, segment, word_count  # noqa: F401  (normalise_text: part of ingest's API)
 
 KINDS = ("official", "report")
 FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html",
@@ -104,15 +103,6 @@ def decode(data: bytes, source: str, encoding: str | None = None) -> str:
     if "\x00" in text:
         raise InputError(f"{source}: contains NUL characters; looks like a binary file")
     return text
-
-
-def normalise_text(text: str) -> str:
-    """Unicode NFC, unified newlines and spaces, trimmed lines, at most one blank line in a row."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\xa0", " ").replace("\u200b", "").replace("\t", " ")
-    lines = [re.sub(r" {2,}", " ", line).strip() for line in text.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return unicodedata.normalize("NFC", text.strip())  # again: removing characters can un-compose
 
 
 _MD_RULES = [
@@ -217,17 +207,6 @@ def html_to_text(html: str) -> tuple[str, dict]:
 
 
 # --- building documents --------------------------------------------------------------------
-
-def looks_english(text: str) -> bool:
-    """A cheap test: English prose is full of these words; other languages are not
-    (``verify.language`` falls back on it when its model cannot place a text)."""
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    if len(words) < 12:
-        return True  # too short to tell
-    common = {"the", "of", "and", "to", "a", "in", "is", "that", "for", "on", "with", "as", "by", "it",
-              "was", "are", "be", "at", "from", "has", "have", "this", "will", "not", "said", "its", "an"}
-    return sum(w in common for w in words) / len(words) >= 0.08
-
 
 def build_document(kind: str, text: str, meta: dict, *, source: str, fmt: str,
                    allow_any_language: bool = False) -> Document:
@@ -448,9 +427,7 @@ def ingest_paths(corpus: Corpus, kind: str, paths: Iterable[str | os.PathLike], 
 def _earlier_versions(corpus: Corpus, doc: Document) -> list[int]:
     if not doc.source:
         return []
-    return [r[0] for r in corpus.conn.execute(
-        "select id from documents where source = ? and kind = ? and sha256 != ? order by id",
-        [doc.source, doc.kind, doc.sha256])]
+    return corpus.earlier_versions(doc.source, doc.kind, doc.sha256)
 
 
 def _what_changed(corpus: Corpus, doc: Document, added, earlier: list[int]) -> str | None:

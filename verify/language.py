@@ -96,7 +96,6 @@ def document_language(text: str) -> str:
         return detect(text, REPORT_LANGUAGES)[0]
     lang, p = detect(_sample(text))
     if lang not in REPORT_LANGUAGES and p < SURE:
-        from .ingest import looks_english
 
         if looks_english(text):
             return ENGLISH
@@ -131,13 +130,7 @@ def claim_languages(corpus, texts: Sequence[str]) -> list[str]:
 
     stored: dict[str, str] = {}
     if getattr(corpus, "has_languages", False):
-        hashes = sorted({text_hash(t) for t in texts})
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start:start + 500]
-            for h, lang in corpus.conn.execute(
-                    f"select text_hash, language from sentences where text_hash in ({','.join('?' * len(chunk))}) "
-                    "and language is not null order by id", chunk):
-                stored.setdefault(h, lang)
+        stored = corpus.stored_languages(sorted({text_hash(t) for t in texts}))
     return [stored.get(text_hash(t)) or text_language(t) for t in texts]
 
 
@@ -148,9 +141,9 @@ def multilingual_embedder(checker):
     ``checker.multilingual_embedder`` to a fake before checking)."""
     embedder = getattr(checker, "multilingual_embedder", None)
     if embedder is None:
-        from .embed import MultilingualEmbedder
+        from .loading import multilingual
 
-        embedder = checker.multilingual_embedder = MultilingualEmbedder()
+        embedder = checker.multilingual_embedder = multilingual()
     return embedder
 
 
@@ -172,16 +165,15 @@ def score_cross_lingual(checker, texts: Sequence[str], originals: Sequence[str],
     """Evidence and a verdict for claims not in English (``texts``: their propositions).
 
     Evidence: the ``k`` nearest official-side sentences by the multilingual embedder (dense
-    only), and up to ``check.CONTEXT`` statements by others, marked, as for English claims.
+    only), and up to ``retrieve.CONTEXT`` statements by others, marked, as for English claims.
     Verdict: novel, needs review, never consistent or contradictory: no model here can read
     the claim and the statement together. Its score is 1 - the best similarity (how far the
     nearest statement is), not calibrated: calibration was fitted on NLI verdicts.
     """
-    from .check import CONTEXT, relation
     from .embed import embed_cached
     from .evidence import quotes as quotes_in
     from .evidence import subject_overlap
-    from .retrieve import find_quote, retrieve
+    from .retrieve import CONTEXT, find_quote, relation, retrieve
     from .verdict import Evidence, Verdict, cite
 
     embedder = multilingual_embedder(checker)
@@ -226,3 +218,14 @@ def score_cross_lingual(checker, texts: Sequence[str], originals: Sequence[str],
         verdict.cutoffs = None
         out.append((verdict, evs))
     return out
+
+
+def looks_english(text: str) -> bool:
+    """A cheap test: English prose is full of these words; other languages are not
+    (``verify.language`` falls back on it when its model cannot place a text)."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    if len(words) < 12:
+        return True  # too short to tell
+    common = {"the", "of", "and", "to", "a", "in", "is", "that", "for", "on", "with", "as", "by", "it",
+              "was", "are", "be", "at", "from", "has", "have", "this", "will", "not", "said", "its", "an"}
+    return sum(w in common for w in words) / len(words) >= 0.08

@@ -14,7 +14,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from .errors import InputError, ModelError
 from .util import text_hash
@@ -32,12 +31,6 @@ MAX_LENGTH = 256
 DECIMALS = 5
 
 
-class NLIModel(Protocol):
-    model_id: str
-
-    def score(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, float, float]]: ...
-
-
 @dataclass
 class PairScore:
     entail: float
@@ -47,6 +40,23 @@ class PairScore:
 
     def as_tuple(self) -> tuple[float, float, float]:
         return (self.entail, self.neutral, self.contradict)
+
+
+class NLIModel:
+    """What verify asks of an NLI model: a ``model_id`` and ``score_pairs``.
+
+    A model implements ``score_pairs`` (probabilities and whether the pair was truncated)
+    or only ``score`` (probabilities: entail, neutral, contradict); each defaults to the
+    other, so implementing neither recurses.
+    """
+
+    model_id: str
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[PairScore]:
+        return [PairScore(*s) for s in self.score(pairs)]
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, float, float]]:
+        return [s.as_tuple() for s in self.score_pairs(pairs)]
 
 
 def label_order(config: dict, where: str) -> list[int]:
@@ -64,7 +74,7 @@ def label_order(config: dict, where: str) -> list[int]:
     return [found["entailment"], found["neutral"], found["contradiction"]]
 
 
-class TransformersNLI:
+class TransformersNLI(NLIModel):
     """A local NLI cross-encoder directory, scored on the CPU.
 
     Args:
@@ -124,8 +134,6 @@ class TransformersNLI:
                     out[i] = PairScore(e, n, c, lengths[i] > self.max_length)
         return out  # type: ignore[return-value]
 
-    def score(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, float, float]]:
-        return [s.as_tuple() for s in self.score_pairs(pairs)]
 
 
 def _weights_digest(path: Path) -> str:
@@ -173,10 +181,7 @@ def score_cached(corpus, model: NLIModel, pairs: Sequence[tuple[str, str]]) -> l
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cached}.items(), key=lambda kv: kv[1])
     if todo:
         todo_pairs = [pairs[i] for _, i in todo]
-        if hasattr(model, "score_pairs"):
-            scored = model.score_pairs(todo_pairs)
-        else:
-            scored = [PairScore(*s) for s in model.score(todo_pairs)]
+        scored = model.score_pairs(todo_pairs)
         rows = []
         for (key, _), s in zip(todo, scored):
             cached[key] = (s.entail, s.neutral, s.contradict, int(s.truncated))

@@ -361,7 +361,7 @@ def _page_text(lines: list[_Line]) -> str:
 
 def _assemble(pages: list[_PageLines], title: str | None) -> PagedText:
     """One text from the pages, with each page's range; headers and footers dropped first."""
-    from .ingest import normalise_text  # the same normalisation ingest applies, so offsets survive it
+    from .segment import normalise_text  # the same normalisation ingest applies, so offsets survive it
 
     _drop_furniture(pages)
     text = ""

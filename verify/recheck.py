@@ -105,31 +105,22 @@ def corpus_lock(db_path: Path | None, wait: float = 0.0):
 
 def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:
     """Latest successful verdict of each claim, with its run's manifest and evidence ids."""
-    where = "" if claim_ids is None else f" and v.claim_id in ({','.join(map(str, claim_ids))})"
-    rows = corpus.db.execute(
-        "select v.claim_id, v.id, v.label, v.score, r.manifest, v.details from verdicts v join runs r on r.id = v.run_id "
-        "where r.status = 'ok' and v.id = (select v2.id from verdicts v2 join runs r2 on r2.id = v2.run_id "
-        f"where v2.claim_id = v.claim_id and r2.status = 'ok' order by v2.run_id desc limit 1){where}")
+    rows = corpus.latest_verdicts(claim_ids)
     out = {cid: {"verdict_id": vid, "label": label, "score": score, "manifest": json.loads(manifest), "evidence": [],
                  "cutoffs": json.loads(details or "{}").get("cutoffs")}
            for cid, vid, label, score, manifest, details in rows}
     by_verdict = {v["verdict_id"]: v["evidence"] for v in out.values()}
-    ids = list(by_verdict)
-    for start in range(0, len(ids), 500):  # one query per 500 claims, not one per claim
-        chunk = ids[start:start + 500]
-        for vid, sid in corpus.conn.execute(
-                f"select verdict_id, sentence_id from evidence where verdict_id in ({','.join('?' * len(chunk))}) "
-                "order by verdict_id, rank", chunk):
-            by_verdict[vid].append(sid)
+    for vid, sid in corpus.evidence_sentence_ids(list(by_verdict)):
+        by_verdict[vid].append(sid)
     return out
 
 
 def current_setup(corpus: Corpus, nli_id: str | None, k: int, retrieval: str, embed_model: str | None = None) -> dict:
     """The manifest fields a new check would record, known without loading a model: a
     verdict made under any other setup is re-scored rather than carried forward."""
-    from .calibrate import load_thresholds
     from .embed import DEFAULT_EMBED_MODEL
     from .retrieve import Scope
+    from .thresholds import load_thresholds
 
     side = corpus.official_side()
     return {"embed_model": embed_model or DEFAULT_EMBED_MODEL, "nli_model": nli_id, "k": k, "retrieval": retrieval,
@@ -172,7 +163,7 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
     seen = {c: previous[c]["manifest"].get("max_official_sentence_id", 0) for c in previous}
     maybe = [c for c in claim_ids if c not in stale and seen[c] < max_id]
     since = min(seen.values(), default=0) if len(previous) == len(claim_ids) else 0
-    new_sentences = corpus.official_sentence_count("s.id > ?", [since])
+    new_sentences = corpus.official_sentence_count(after=since)
     if not stale and not maybe:
         return _carry_all(corpus, claim_ids, previous, setup, new_sentences, t0)
 
@@ -199,11 +190,10 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
             else:
                 fresh_cutoffs[cid] = h.cutoffs
     manifest = checker.manifest() | {"recheck": True}
-    run_id = corpus.start_run(manifest)
     drift: list[Drift] = []
-    try:
+    with corpus.new_run(manifest) as run_id:
         todo = [c for c in claim_ids if c in affected]
-        run = checker._score_into(run_id, todo, progress)
+        run = checker.score_into(run_id, todo, progress)
         with corpus.transaction():
             for cid in claim_ids:
                 if cid not in affected:
@@ -223,10 +213,6 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
                       for e in r.evidence if e.sentence["id"] > cut]
             drift.append(Drift(r.claim_id, r.text, old and old["label"], old and old["score"], r.verdict.label,
                                r.verdict.score, causes, corpus.latest_review(r.claim_id), marked.get(r.claim_id)))
-    except BaseException:
-        corpus.finish_run(run_id, "failed")
-        raise
-    corpus.finish_run(run_id, "ok")
     corpus.clear_stale(c for c in affected if c in marked)
     return RecheckResult(run_id, len(claim_ids), len(affected), len(claim_ids) - len(affected), new_sentences,
                          True, drift, time.perf_counter() - t0)
@@ -237,14 +223,8 @@ def _carry_all(corpus, claim_ids, previous, setup, new_sentences, t0) -> Recheck
     manifest = dict(previous[claim_ids[0]]["manifest"]) | {
         "recheck": True, "command": "verify recheck", "corpus_fingerprint": corpus.fingerprint(),
         "max_official_sentence_id": corpus.max_official_sentence_id(), "model_work": False}
-    run_id = corpus.start_run(manifest)
-    try:
-        with corpus.transaction():
-            for cid in claim_ids:
-                corpus.copy_verdict(previous[cid]["verdict_id"], run_id)
-    except BaseException:
-        corpus.finish_run(run_id, "failed")
-        raise
-    corpus.finish_run(run_id, "ok")
+    with corpus.new_run(manifest) as run_id, corpus.transaction():
+        for cid in claim_ids:
+            corpus.copy_verdict(previous[cid]["verdict_id"], run_id)
     return RecheckResult(run_id, len(claim_ids), 0, len(claim_ids), new_sentences, False, [],
                          time.perf_counter() - t0)

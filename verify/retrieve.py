@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import Corpus, voice
+from .corpus import Corpus
 
 RRF_K = 60
+CONTEXT = 2  # statements by others shown beside the official side's evidence
 MODES = ("hybrid", "dense", "lexical")
 _STOP = set("""a an the and or but if of to in on at by for with from as is are was were be been being it its
 this that these those there here he she they we you i his her their our your them us me not no so than then
@@ -30,21 +31,6 @@ class Scope:
     speaker: str | None = None
     as_of: str | None = None
     side: tuple[str, ...] | None = None
-
-    def sql(self) -> tuple[str, list]:
-        where, params = ["d.kind = 'official'"], []
-        if self.speaker:
-            where.append("(lower(s.speaker) like ? or lower(d.speaker) like ?)")
-            params += [f"%{self.speaker.lower()}%"] * 2
-        if self.side:
-            where.append(f"(select affiliation from speakers where name = {voice()}) "
-                         f"in ({','.join('?' * len(self.side))})")
-            params += list(self.side)
-        if self.as_of:
-            # Undated statements cannot be shown to predate the cut-off, so they are left out.
-            where.append("d.published is not null and d.published <= ?")
-            params.append(self.as_of)
-        return " and ".join(where), params
 
     @property
     def active(self) -> bool:
@@ -83,21 +69,11 @@ def lexical_search(corpus: Corpus, text: str, k: int, scope: Scope, after: int =
     query = fts_query(text)
     if not query:
         return []
-    where, params = scope.sql()
-    rowids = " and f.rowid > ?" + (" and f.rowid <= ?" if upto is not None else "")
-    bounds = [after] + ([upto] if upto is not None else [])
-    rows = corpus.conn.execute(
-        "select s.id, bm25(sentences_fts) from sentences_fts f join sentences s on s.id = f.rowid "
-        f"join documents d on d.id = s.document_id where sentences_fts match ?{rowids} and {where} "
-        "order by bm25(sentences_fts) limit ?", [query, *bounds, *params, k])
-    return [(r[0], r[1]) for r in rows]
+    return corpus.lexical_search(query, scope, k, after, upto)
 
 
 def allowed_ids(corpus: Corpus, scope: Scope) -> np.ndarray:
-    where, params = scope.sql()
-    rows = corpus.db.execute(
-        f"select s.id from sentences s join documents d on d.id = s.document_id where {where}", params)
-    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+    return np.array(corpus.sentence_ids_in(scope), dtype=np.int64)
 
 
 def fuse(ranked_lists: list[list[int]], k: int) -> list[int]:
@@ -189,10 +165,7 @@ def could_enter(corpus: Corpus, index, texts: list[str], vectors: np.ndarray, cu
     if not texts:
         return out
     low = min(since)
-    where, params = scope.sql()
-    new_ids = [sid for (sid,) in corpus.conn.execute(
-        "select s.id from sentences s join documents d on d.id = s.document_id "
-        f"where s.id > ? and s.id <= ? and {where}", [low, index.max_id, *params])]
+    new_ids = corpus.sentence_ids_in(scope, after=low, upto=index.max_id)
     if not new_ids:
         return out
     new_ids = np.array(new_ids, dtype=np.int64)
@@ -230,13 +203,8 @@ def find_quote(corpus: Corpus, quote: str, scope: Scope | None = None, candidate
     words = [w for w in re.findall(r"[A-Za-z0-9]+", quote.lower()) if w not in _STOP and len(w) > 1]
     if not words:
         return best
-    where, params = scope.sql()
     for query in (" AND ".join(f'"{w}"' for w in words[:12]), " OR ".join(f'"{w}"' for w in words[:12])):
-        rows = list(corpus.db.execute(
-            "select s.id, s.text, s.document_id, s.speaker, d.published, d.title, d.url, s.start, s.end "
-            "from sentences_fts f join sentences s on s.id = f.rowid join documents d on d.id = s.document_id "
-            f"where sentences_fts match ? and {where} order by bm25(sentences_fts) limit ?",
-            [query, *params, candidates]))
+        rows = corpus.quote_candidates(query, scope, candidates)
         for sid, text, doc, speaker, date, title, url, start, end in rows:
             ratio = quote_match(quote, text)
             if ratio > best["ratio"]:
@@ -245,3 +213,11 @@ def find_quote(corpus: Corpus, quote: str, scope: Scope | None = None, candidate
         if best["ratio"] >= 0.999:
             break
     return best
+
+
+def relation(evidence_date: str | None, report_date: str | None) -> str:
+    if not evidence_date or not report_date:
+        return "unknown"
+    if evidence_date < report_date:
+        return "before"
+    return "same day" if evidence_date == report_date else "after"

@@ -8,9 +8,19 @@ where boilerplate ("Back to top") and speaker labels ("SECRETARY BLINKEN:") live
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from .corpus import SentenceSpan
+
+
+def normalise_text(text: str) -> str:
+    """Unicode NFC, unified newlines and spaces, trimmed lines, at most one blank line in a row."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\xa0", " ").replace("\u200b", "").replace("\t", " ")
+    lines = [re.sub(r" {2,}", " ", line).strip() for line in text.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return unicodedata.normalize("NFC", text.strip())  # again: removing characters can un-compose
 
 # Lines that are page furniture, never statements. Matched against a whole stripped line.
 BOILERPLATE = re.compile(
