@@ -56,8 +56,8 @@ def real_sentences(n: int, seed: int = 5) -> list[str]:
 
 
 def corpus_with(sentences: list[str], tmp: str, kind: str = "official", per_doc: int = 100):
-    from verify.corpus import Corpus
-    from verify.ingest import build_document
+    from verify.pipeline.ingest import build_document
+    from verify.store.corpus import Corpus
 
     corpus = Corpus(Path(tmp) / "corpus.db")
     ids = []
@@ -70,8 +70,8 @@ def corpus_with(sentences: list[str], tmp: str, kind: str = "official", per_doc:
 
 
 def bench_embed(n: int) -> dict:
-    from verify.embed import SentenceTransformerEmbedder
-    from verify.index import VectorIndex
+    from verify.pipeline.embed import SentenceTransformerEmbedder
+    from verify.pipeline.index import VectorIndex
 
     sents = real_sentences(n)
     emb = SentenceTransformerEmbedder()
@@ -90,9 +90,9 @@ def bench_embed(n: int) -> dict:
 
 
 def bench_check(n_official: int, n_claims: int, k: int) -> dict:
-    from verify.check import Checker
-    from verify.ingest import build_document
-    from verify.nli import load_nli
+    from verify.pipeline.check import Checker
+    from verify.pipeline.ingest import build_document
+    from verify.pipeline.nli import load_nli
 
     sents = real_sentences(n_official + n_claims, seed=9)
     nli = load_nli(None)
@@ -143,7 +143,7 @@ def bench_scale_one(n: int, queries: int = 200) -> dict:
     import faiss
     import numpy as np
 
-    from verify.index import index_kind, new_faiss
+    from verify.pipeline.index import index_kind, new_faiss
 
     dim = 384
     rng = np.random.default_rng(7)

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from verify.embed import MultilingualEmbedder, SentenceTransformerEmbedder  # noqa: E402
-from verify.language import document_language, sentence_language  # noqa: E402
+from verify.pipeline.embed import MultilingualEmbedder, SentenceTransformerEmbedder  # noqa: E402
+from verify.pipeline.language import document_language, sentence_language  # noqa: E402
 
 from benchlib import SHARED, nli_sentences  # noqa: E402
 

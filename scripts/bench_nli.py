@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from verify.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
+from verify.pipeline.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
 
 from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 

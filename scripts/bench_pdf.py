@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """PDF reading speed: text pages/s and OCR pages/s, on PDFs this script writes, in one run.
 
-Three inputs, each read by ``verify.pdf.read_pdf`` in a fresh child process (so each peak
+Three inputs, each read by ``verify.pipeline.pdf.read_pdf`` in a fresh child process (so each peak
 RSS is its own): a long single-column text PDF (~45 lines a page, with a running header
 and a page-number footer), a two-column text PDF, and a scanned PDF (300 dpi greyscale
 images of text, no text layer) that is OCR'd by Tesseract. The text PDFs are written by
@@ -90,10 +90,10 @@ def measure(kind: str, path: Path) -> dict:
     import pdfplumber  # noqa: F401  (imported before the clock starts: a one-off cost, not per page)
     import pypdfium2  # noqa: F401
 
-    from verify.corpus import Corpus
-    from verify.ingest import ingest_paths
-    from verify.pdf import read_pdf
-    from verify.segment import segment
+    from verify.pipeline.ingest import ingest_paths
+    from verify.pipeline.pdf import read_pdf
+    from verify.pipeline.segment import segment
+    from verify.store.corpus import Corpus
 
     segment("Warm up the sentence splitter.")  # pysbd's first call compiles its rules
     seen = []

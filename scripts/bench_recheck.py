@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 
-from verify.check import Checker  # noqa: E402
-from verify.corpus import Corpus  # noqa: E402
-from verify.ingest import build_document  # noqa: E402
-from verify.recheck import recheck  # noqa: E402
+from verify.pipeline.check import Checker  # noqa: E402
+from verify.pipeline.ingest import build_document  # noqa: E402
+from verify.pipeline.recheck import recheck  # noqa: E402
+from verify.store.corpus import Corpus  # noqa: E402
 
 from benchlib import nli_sentences  # noqa: E402
 
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
-    from verify.nli import load_nli
+    from verify.pipeline.nli import load_nli
 
     pool, claim_pool = sentences(args.seed)
     extra = int(args.official * args.growth)

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from verify.evaluate import evaluate_nli, read_nli_pairs  # noqa: E402
-from verify.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
+from verify.pipeline.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
+from verify.quality.evaluate import evaluate_nli, read_nli_pairs  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 HARD = ROOT / "build/hard_cases_heldout.jsonl"

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 def main(argv=None) -> int:
     import numpy as np
 
-    from verify.embed import SentenceTransformerEmbedder
+    from verify.pipeline.embed import SentenceTransformerEmbedder
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/nli/train_mix.jsonl")
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
                         "source": "fever_neutral:retrieved", "similarity": round(float(row[best]), 4)})
     import random
 
-    from verify.nli import load_nli
+    from verify.pipeline.nli import load_nli
 
     picked = len(out)
     out = [r for r in out if r["similarity"] <= args.keep_sim]

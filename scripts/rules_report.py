@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from verify.evaluate import metrics, score_file  # noqa: E402
-from verify.nli import nli_model_id  # noqa: E402
-from verify.thresholds import load_thresholds  # noqa: E402
-from verify.verdict import decide  # noqa: E402
+from verify.pipeline.nli import nli_model_id  # noqa: E402
+from verify.pipeline.thresholds import load_thresholds  # noqa: E402
+from verify.pipeline.verdict import decide  # noqa: E402
+from verify.quality.evaluate import metrics, score_file  # noqa: E402
 
 DEV = [ROOT.parent / "shared/eval" / f for f in ("climate_fever_dev.jsonl", "vitaminc_dev.jsonl", "mnli_dev.jsonl")]
 

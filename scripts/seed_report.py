@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from verify.check import Checker  # noqa: E402
-from verify.corpus import Corpus  # noqa: E402
-from verify.ingest import ingest_paths  # noqa: E402
+from verify.pipeline.check import Checker  # noqa: E402
+from verify.pipeline.ingest import ingest_paths  # noqa: E402
+from verify.store.corpus import Corpus  # noqa: E402
 
 from seed_expectations import (  # noqa: E402
     EXPECTED,

@@ -1,8 +1,8 @@
 """Shared fixtures: deterministic fake models, a fresh corpus, and a no-network guard.
 
 Unit tests never load a real model: ``FakeEmbedder`` and ``FakeNLI`` are small,
-deterministic stand-ins that satisfy verify's model interfaces (``verify.embed.Embedder``
-and ``verify.nli.NLIModel``).
+deterministic stand-ins that satisfy verify's model interfaces (``verify.pipeline.embed.Embedder``
+and ``verify.pipeline.nli.NLIModel``).
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def fake_nli() -> FakeNLI:
 
 @pytest.fixture
 def corpus(tmp_path):
-    from verify.corpus import Corpus
+    from verify.store.corpus import Corpus
 
     c = Corpus(tmp_path / "corpus.db")
     yield c
@@ -81,14 +81,14 @@ def corpus(tmp_path):
 
 @pytest.fixture
 def checker(corpus, fake_embedder, fake_nli):
-    from verify.check import Checker
+    from verify.pipeline.check import Checker
 
     return Checker(corpus, embedder=fake_embedder, nli=fake_nli, k=3)
 
 
 def make_document(kind: str, text: str, **meta):
     """A Document built the way ingestion builds it (normalised, segmented)."""
-    from verify.ingest import build_document
+    from verify.pipeline.ingest import build_document
 
     return build_document(kind, text, meta, source=meta.pop("source", f"test:{kind}"), fmt="txt")
 

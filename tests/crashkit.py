@@ -117,7 +117,7 @@ def db_problems(db: Path, documents: bool = True) -> list[str]:
     Args:
         documents: also re-segment every document and compare with its stored sentences.
     """
-    from verify.segment import segment
+    from verify.pipeline.segment import segment
 
     problems = []
     conn = connect(db)

@@ -1,7 +1,7 @@
 """Deterministic fake models shared by the test suite and by subprocess workers.
 
 ``FakeEmbedder`` and ``FakeNLI`` satisfy verify's model interfaces
-(``verify.embed.Embedder`` and ``verify.nli.NLIModel``) without loading anything.
+(``verify.pipeline.embed.Embedder`` and ``verify.pipeline.nli.NLIModel``) without loading anything.
 
 ``FAKE_SLOW_MS`` (environment variable, milliseconds, default 0) makes both sleep that long
 per text encoded or pair scored, so that a test can SIGKILL a worker process while a real
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from verify.nli import NLIModel
+from verify.pipeline.nli import NLIModel
 
 
 def _slow(n: int) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from verify.attribute import affiliation, attribute, quote_spans, reattribute
-from verify.ingest import build_document, ingest_paths, normalise_text
-from verify.segment import segment
+from verify.pipeline.attribute import affiliation, attribute, quote_spans, reattribute
+from verify.pipeline.ingest import build_document, ingest_paths, normalise_text
+from verify.pipeline.segment import segment
 
 from conftest import SEEDS, FakeEmbedder, FakeNLI, make_document, needs_shared
 
@@ -151,7 +151,7 @@ def test_a_desk_correction_is_kept_when_later_documents_say_otherwise(corpus):
 
 
 def test_only_the_official_side_decides_and_others_are_shown_marked(corpus):
-    from verify.check import Checker
+    from verify.pipeline.check import Checker
 
     ingest_news(corpus)
     corpus.add_document(make_document("report", "The US envoy said the proposals were not serious at all.\n"))
@@ -205,7 +205,7 @@ def test_speakers_cli_lists_corrects_and_sets_the_side(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def seed_corpus(tmp_path_factory):
-    from verify.corpus import Corpus
+    from verify.store.corpus import Corpus
 
     corpus = Corpus(tmp_path_factory.mktemp("seeds") / "corpus.db")
     publishers = {"000": "Euronews", "001": "U.S. Department of State", "003": "Euronews", "004": "POLITICO"}
@@ -256,8 +256,8 @@ def test_seed_narration_is_the_publishers_not_an_officials(seed_corpus):
 
 
 def test_a_recheck_rescores_when_the_side_or_an_affiliation_changes(corpus):
-    from verify.check import Checker
-    from verify.recheck import current_setup, recheck
+    from verify.pipeline.check import Checker
+    from verify.pipeline.recheck import current_setup, recheck
 
     ingest_news(corpus)
     report = corpus.add_document(make_document("report", "The US envoy said the proposals were not serious.\n"))
@@ -286,7 +286,7 @@ def test_transcript_speakers_speak_for_their_publisher_and_questions_for_nobody(
     rows = {r["text"]: r for r in corpus.sentences()}
     question = rows["Is it true the reply offers talks on missiles?"]
     assert question["speaker"] is None and question["affiliation"] is None  # not the publisher's voice
-    from verify.retrieve import Scope, allowed_ids
+    from verify.pipeline.retrieve import Scope, allowed_ids
 
     allowed = set(allowed_ids(corpus, Scope(side=("US",))).tolist())
     assert question["id"] not in allowed and rows["The reply offers talks on missiles in Europe."]["id"] in allowed

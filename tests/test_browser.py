@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verify.corpus import Corpus
-from verify.export import html_report
-from verify.ingest import ingest_paths
+from verify.outputs.export import html_report
+from verify.pipeline.ingest import ingest_paths
+from verify.store.corpus import Corpus
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = [pytest.mark.browser,

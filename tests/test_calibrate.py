@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from verify.calibrate import GRID, expected_calibration_error, fit, isotonic, load_thresholds, thresholds_from
-from verify.evidence import Mismatch
-from verify.verdict import ENTAIL_FLOOR, Evidence, Thresholds, decide
+from verify.pipeline.evidence import Mismatch
+from verify.pipeline.verdict import ENTAIL_FLOOR, Evidence, Thresholds, decide
+from verify.quality.calibrate import GRID, expected_calibration_error, fit, isotonic, load_thresholds, thresholds_from
 
 
 def ev(sim, e, n, c, rank=1):
@@ -94,14 +94,14 @@ def test_the_fit_never_buys_f1_with_false_contradictions():
     # without the floor the same data would have chosen the riskier setting
     loose = [decide(evs, Thresholds(contradict_top=50), nli=True).label for _, _, evs in scored]
     strict = [decide(evs, Thresholds(), nli=True).label for _, _, evs in scored]
-    from verify.evaluate import metrics
+    from verify.quality.evaluate import metrics
     gold = [g for g, _, _ in scored]
     assert metrics(gold, loose)["macro_f1"] > metrics(gold, strict)["macro_f1"]
 
 
 def test_the_shipped_calibration_is_for_the_shipped_model_and_its_scores_spread():
-    from verify.calibrate import SHIPPED
-    from verify.nli import nli_model_id
+    from verify.pipeline.nli import nli_model_id
+    from verify.quality.calibrate import SHIPPED
 
     record = json.loads(SHIPPED.read_text())
     assert record["provenance"]["nli_model"] == nli_model_id(None)  # refit after every model change

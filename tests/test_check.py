@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from verify.check import Checker, evidence_trail
 from verify.errors import CorpusError, InputError
+from verify.pipeline.check import Checker, evidence_trail
 
 from conftest import REPORT_TEXT, FakeEmbedder, FakeNLI, make_document
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import verify.cli as cli
 from verify.cli import app
-from verify.corpus import SCHEMA_VERSION, Corpus
+from verify.store.corpus import SCHEMA_VERSION, Corpus
 
 from conftest import OFFICIAL_TEXT, OFFICIAL_TEXT_2, REPO, REPORT_TEXT, FakeEmbedder, FakeNLI
 
@@ -399,7 +399,7 @@ def test_check_takes_any_language_for_a_report_in_an_unsupported_language(fake_m
 def test_the_table_follows_the_terminal_width(monkeypatch):
     import sys
 
-    from verify import render
+    from verify.outputs import render
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=(160, 24): __import__("os").terminal_size((100, 40)))

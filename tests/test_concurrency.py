@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from verify.corpus import Corpus
 from verify.errors import CorpusError
-from verify.recheck import corpus_lock
+from verify.pipeline.recheck import corpus_lock
+from verify.store.corpus import Corpus
 
 import crashkit as ck
 from worker import write_official_dir, write_report
@@ -209,7 +209,7 @@ def test_lock_wait_gives_up_when_the_holder_does_not_release(tmp_path):
 
 def test_lock_of_a_killed_holder_is_free_at_once(tmp_path):
     db = tmp_path / "corpus.db"
-    code = ("import sys, time; from verify.recheck import corpus_lock\n"
+    code = ("import sys, time; from verify.pipeline.recheck import corpus_lock\n"
             "with corpus_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)\n")
     p = subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, text=True,
                          env=ck.worker_env())
@@ -257,7 +257,7 @@ def test_two_processes_creating_the_same_corpus_at_once(tmp_path, monkeypatch):
 def test_official_statement_ingested_during_a_check_does_not_crash_it(tmp_path):
     """Two connections to one file, as two processes would have: the checker's index is loaded,
     then another connection commits a new official statement, then the checker retrieves."""
-    from verify.check import Checker
+    from verify.pipeline.check import Checker
 
     from conftest import OFFICIAL_TEXT, make_document
     from fakes import FakeEmbedder, FakeNLI
@@ -296,7 +296,7 @@ def test_a_writer_blocked_by_another_says_it_is_waiting_then_proceeds(tmp_path):
     import threading
     import time
 
-    from verify.corpus import Corpus
+    from verify.store.corpus import Corpus
 
     path = tmp_path / "corpus.db"
     Corpus(path).close()

@@ -5,8 +5,8 @@ import sqlite3
 
 import pytest
 
-from verify.corpus import MIGRATIONS, SCHEMA_VERSION, Corpus, Document, SentenceSpan
 from verify.errors import CorpusError
+from verify.store.corpus import MIGRATIONS, SCHEMA_VERSION, Corpus, Document, SentenceSpan
 from verify.util import text_hash
 
 from conftest import OFFICIAL_TEXT, OFFICIAL_TEXT_2, REPORT_TEXT, make_document
@@ -207,7 +207,7 @@ def test_an_older_database_is_upgraded_in_order(tmp_path):
 
 
 def test_a_failing_migration_leaves_no_trace(tmp_path, monkeypatch):
-    import verify.corpus as corpus_mod
+    import verify.store.corpus as corpus_mod
 
     path = tmp_path / "c.db"
     Corpus(path).close()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from verify.index import ADD_BATCH as BATCH
+from verify.pipeline.index import ADD_BATCH as BATCH
 
 import crashkit as ck
 from worker import write_official_dir, write_report
@@ -223,8 +223,8 @@ def test_index_newer_than_a_restored_database_is_rebuilt(tmp_path, indexed):
 
 
 def test_index_of_a_different_corpus_with_the_same_sentence_count_is_not_trusted(tmp_path):
-    from verify.corpus import Corpus
-    from verify.index import VectorIndex
+    from verify.pipeline.index import VectorIndex
+    from verify.store.corpus import Corpus
 
     from fakes import FakeEmbedder
 
@@ -284,8 +284,8 @@ def _copy_with_index(src, dst_dir):
 
 def _after_check_kill(db: Path, o, report) -> list[tuple[str, int]]:
     """What a killed check left, checked; then a rerun that must complete the work."""
-    from verify.corpus import Corpus
-    from verify.export import latest_results
+    from verify.outputs.export import latest_results
+    from verify.store.corpus import Corpus
 
     assert "Traceback" not in o.stderr, o.stderr
     assert ck.db_problems(db) == []

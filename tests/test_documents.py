@@ -6,11 +6,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from verify.attribute import edit_document
-from verify.check import Checker
 from verify.errors import CorpusError
-from verify.ingest import ingest_paths
-from verify.recheck import current_setup, recheck
+from verify.pipeline.attribute import edit_document
+from verify.pipeline.check import Checker
+from verify.pipeline.ingest import ingest_paths
+from verify.pipeline.recheck import current_setup, recheck
 
 from conftest import OFFICIAL_TEXT, FakeEmbedder, FakeNLI
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from verify.errors import InputError
-from verify.evaluate import evaluate, metrics, read_jsonl
+from verify.quality.evaluate import evaluate, metrics, read_jsonl
 
 from conftest import EVAL_DIR, FakeEmbedder, FakeNLI, needs_shared
 

@@ -1,10 +1,10 @@
-"""Unit tests of verify.evidence: numbers, dates, negation, mismatches, entities and quotes."""
+"""Unit tests of verify.pipeline.evidence: numbers, dates, negation, mismatches, entities and quotes."""
 from __future__ import annotations
 
 import pytest
 
-from verify import evidence
-from verify.evidence import (
+from verify.pipeline import evidence
+from verify.pipeline.evidence import (
     Mismatch,
     dates,
     entities,
@@ -326,7 +326,7 @@ def test_only_same_subject_pairs_with_names_reach_the_model(monkeypatch):
 
 
 # --- same subject, bounded numbers, mismatches that decide -------------------------------------------
-from verify.evidence import forced_mismatches, same_subject, subject_overlap  # noqa: E402
+from verify.pipeline.evidence import forced_mismatches, same_subject, subject_overlap  # noqa: E402
 
 
 def test_numbers_after_a_bound_are_not_exact():

@@ -16,10 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from verify.corpus import Corpus
 from verify.errors import InputError
-from verify.ingest import normalise_text, read_file
-from verify.segment import segment
+from verify.pipeline.ingest import normalise_text, read_file
+from verify.pipeline.segment import segment
+from verify.store.corpus import Corpus
 
 # FUZZ_EXAMPLES=5000 for a longer hunt; 200 keeps the suite quick.
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES") or 200), deadline=None, database=None,

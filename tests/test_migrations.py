@@ -15,9 +15,9 @@ import sys
 
 import pytest
 
-import verify.corpus as corpus_mod
-from verify.corpus import MIGRATIONS, SCHEMA_VERSION, Corpus
+import verify.store.corpus as corpus_mod
 from verify.errors import CorpusError
+from verify.store.corpus import MIGRATIONS, SCHEMA_VERSION, Corpus
 
 import crashkit as ck
 from conftest import OFFICIAL_TEXT, REPORT_TEXT, make_document
@@ -92,7 +92,7 @@ def test_old_database_with_data_is_upgraded_in_place(tmp_path, version):
     assert corpus.db.execute("select count(*) from official_sentences").fetchone()[0] == 4
     hits = corpus.db.execute("select rowid from sentences_fts where sentences_fts match 'transparency'").fetchall()
     assert len(hits) == 1  # the full-text index still covers the old sentences
-    from verify.check import evidence_trail
+    from verify.pipeline.check import evidence_trail
 
     trail = evidence_trail(corpus, old["claim"])
     assert trail["verdict"]["label"] == "consistent" and trail["evidence"][0]["text"].startswith("Washington")
@@ -180,7 +180,7 @@ def test_a_failing_first_migration_leaves_an_empty_file_that_opens_later(tmp_pat
 
 KILL_IN_MIGRATION = """
 import os, signal, sys
-import verify.corpus as m
+import verify.store.corpus as m
 real = m.MIGRATIONS[{index}][1]
 def dying(db):
     real(db)                       # the migration's work is done, not yet committed

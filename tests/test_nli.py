@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-import verify.nli as nli_mod
+import verify.pipeline.nli as nli_mod
 from verify.errors import ModelError
-from verify.nli import NLIModel, PairScore, TransformersNLI, label_order, load_nli, score_cached
+from verify.pipeline.nli import NLIModel, PairScore, TransformersNLI, label_order, load_nli, score_cached
 from verify.util import text_hash
 
 from conftest import FakeNLI

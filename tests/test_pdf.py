@@ -13,12 +13,12 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-import verify.ingest as ingest_mod
-import verify.pdf as pdf_mod
+import verify.pipeline.ingest as ingest_mod
+import verify.pipeline.pdf as pdf_mod
 from verify.cli import app
-from verify.corpus import Corpus
 from verify.errors import InputError
-from verify.ingest import ingest_paths, read_file
+from verify.pipeline.ingest import ingest_paths, read_file
+from verify.store.corpus import Corpus
 
 from conftest import FakeEmbedder, FakeNLI
 from pdfwriter import Image, Text, column, make_pdf

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from verify.check import Checker, evidence_trail, relation
-from verify.claims import split_frame
-from verify.evidence import normalise
-from verify.retrieve import Scope, find_quote, fts_query
+from verify.pipeline.check import Checker, evidence_trail, relation
+from verify.pipeline.claims import split_frame
+from verify.pipeline.evidence import normalise
+from verify.pipeline.retrieve import Scope, find_quote, fts_query
 
 from conftest import FakeEmbedder, FakeNLI, make_document
 
@@ -251,7 +251,7 @@ def test_novel_verdict_explains_every_shortfall(corpus, populated):
 
 
 def test_trail_says_which_contradictions_were_not_counted(corpus, populated):
-    from verify.verdict import Thresholds
+    from verify.pipeline.verdict import Thresholds
 
     # The closest sentence (reciprocal limits) is neutral; a less similar one (negated
     # enlargement) contradicts, but only the most similar sentence may contradict.

@@ -4,10 +4,10 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from verify.check import Checker
 from verify.cli import app
 from verify.errors import CorpusError
-from verify.recheck import recheck
+from verify.pipeline.check import Checker
+from verify.pipeline.recheck import recheck
 
 from conftest import FakeEmbedder, FakeNLI, make_document
 
@@ -127,10 +127,10 @@ def test_recheck_of_unknown_claims_is_refused(checked, corpus):
 
 @pytest.fixture
 def cli_corpus(tmp_path, monkeypatch, register_models):
-    import verify.embed
+    import verify.pipeline.embed
 
     register_models(embedder=FakeEmbedder)
-    monkeypatch.setattr(verify.embed, "DEFAULT_EMBED_MODEL", FakeEmbedder.model_id)
+    monkeypatch.setattr(verify.pipeline.embed, "DEFAULT_EMBED_MODEL", FakeEmbedder.model_id)
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
     from conftest import OFFICIAL_TEXT, REPORT_TEXT
 

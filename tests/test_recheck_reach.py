@@ -9,12 +9,12 @@ import random
 
 import pytest
 
-import verify.retrieve
-from verify.check import Checker
-from verify.claims import split_frame
-from verify.embed import embed_cached
-from verify.recheck import _latest, recheck
-from verify.retrieve import could_enter, lexical_search, retrieve
+import verify.pipeline.retrieve
+from verify.pipeline.check import Checker
+from verify.pipeline.claims import split_frame
+from verify.pipeline.embed import embed_cached
+from verify.pipeline.recheck import _latest, recheck
+from verify.pipeline.retrieve import could_enter, lexical_search, retrieve
 
 from conftest import FakeEmbedder, FakeNLI, make_document
 
@@ -117,13 +117,13 @@ def test_only_reached_claims_are_retrieved_again(grown, corpus, monkeypatch):
     claim_ids, make_checker, setup, seen = grown
     hit = reached(corpus, make_checker(), claim_ids, seen)
     retrieved = []
-    real = verify.retrieve.retrieve
+    real = verify.pipeline.retrieve.retrieve
 
     def counting(corpus, index, texts, *args, **kwargs):
         retrieved.append(len(texts))
         return real(corpus, index, texts, *args, **kwargs)
 
-    monkeypatch.setattr(verify.retrieve, "retrieve", counting)
+    monkeypatch.setattr(verify.pipeline.retrieve, "retrieve", counting)
     result = recheck(corpus, make_checker, setup=setup)
     # One retrieval for the reached claims, one inside the re-scoring of the affected ones.
     assert retrieved[0] == len(hit)
@@ -162,5 +162,5 @@ def test_a_list_that_was_not_full_lets_any_new_sentence_in(corpus):
 def test_blocks_of_claims_give_the_same_answer(grown, corpus, monkeypatch):
     claim_ids, make_checker, _, seen = grown
     whole = reached(corpus, make_checker(), claim_ids, seen)
-    monkeypatch.setattr(verify.retrieve, "SIM_BLOCK_CELLS", 7)  # 3 new sentences: blocks of 2 claims
+    monkeypatch.setattr(verify.pipeline.retrieve, "SIM_BLOCK_CELLS", 7)  # 3 new sentences: blocks of 2 claims
     assert reached(corpus, make_checker(), claim_ids, seen) == whole

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from verify.check import CheckRun, evidence_trail
-from verify.render import FORMATS, render_explain, render_run
+from verify.outputs.render import FORMATS, render_explain, render_run
+from verify.pipeline.check import CheckRun, evidence_trail
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

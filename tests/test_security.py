@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from verify.check import Checker
 from verify.errors import InputError
-from verify.export import EXPORT_FORMATS, Desk, export, html_report
-from verify.ingest import check_url, ingest_paths, read_file
-from verify.render import csv_safe, render_run
+from verify.outputs.export import EXPORT_FORMATS, Desk, export, html_report
+from verify.outputs.render import csv_safe, render_run
+from verify.pipeline.check import Checker
+from verify.pipeline.ingest import check_url, ingest_paths, read_file
 
 import crashkit as ck
 from conftest import (
@@ -216,7 +216,7 @@ def _files(root: Path) -> set[Path]:
 
 def test_report_and_export_write_exactly_the_path_given(tmp_path, monkeypatch):
     from verify.cli import app
-    from verify.corpus import Corpus
+    from verify.store.corpus import Corpus
 
     work = tmp_path / "a" / "b" / "work"
     work.mkdir(parents=True)
@@ -270,8 +270,8 @@ def socket_log(monkeypatch):
 
 
 def test_ingest_check_report_and_export_make_no_network_attempt(tmp_path, corpus, socket_log):
-    from verify.index import VectorIndex
-    from verify.recheck import recheck
+    from verify.pipeline.index import VectorIndex
+    from verify.pipeline.recheck import recheck
 
     (tmp_path / "page.html").write_text(
         "<html><head><link rel=stylesheet href='https://cdn.example/s.css'><script src='https://cdn.example/x.js'>"
@@ -345,7 +345,7 @@ def test_offline_is_set_before_any_verify_module_can_load_a_model_library():
     """Importing a submodule first (as `python -m verify` and `from verify.cli import app` do)
     still runs verify/__init__.py first."""
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    for module in ("verify.cli", "verify.embed", "verify.nli", "verify.check"):
+    for module in ("verify.cli", "verify.pipeline.embed", "verify.pipeline.nli", "verify.pipeline.check"):
         code = f"import os, {module}; print(os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'))"
         proc = subprocess.run([sys.executable, "-c", code], env=env, check=False, capture_output=True, text=True, timeout=60,
                               cwd=REPO)

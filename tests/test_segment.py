@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from verify.ingest import normalise_text
-from verify.segment import is_boilerplate, segment, word_count
+from verify.pipeline.ingest import normalise_text
+from verify.pipeline.segment import is_boilerplate, segment, word_count
 
 from conftest import SEEDS, needs_shared
 
@@ -107,7 +107,7 @@ def test_speaker_carries_over_to_unlabelled_lines_of_the_same_turn():
 
 def test_sentences_outside_transcript_turns_are_left_to_attribution():
     # The document's speaker is a default for unattributed sentences, applied by
-    # verify.attribute, not stamped on every sentence here.
+    # verify.pipeline.attribute, not stamped on every sentence here.
     out = segment("The response was delivered. It is confidential.", default_speaker="Antony Blinken")
     assert [(s.speaker, s.attribution) for s in out] == [(None, None), (None, None)]
     turn = segment("QUESTION: Will it be released?\nSECRETARY BLINKEN: No.", default_speaker="Antony Blinken")
@@ -167,7 +167,7 @@ def test_speaker_label_alone_on_its_line_sets_the_speaker():
 
 
 # --- clauses ---------------------------------------------------------------------------------------
-from verify.segment import clauses  # noqa: E402
+from verify.pipeline.segment import clauses  # noqa: E402
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from verify.corpus import Corpus
-from verify.nli import BUNDLED_NLI
+from verify.pipeline.nli import BUNDLED_NLI
+from verify.store.corpus import Corpus
 
 from conftest import SEEDS, needs_shared
 
@@ -31,7 +31,7 @@ EVIDENCE_KEYS = {"rank", "sentence_id", "text", "document_id", "title", "url", "
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from verify.embed import SentenceTransformerEmbedder
+    from verify.pipeline.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 
@@ -61,8 +61,8 @@ def test_real_embedder_is_normalised_and_meaningful(real_embedder):
 
 @needs_shared
 def test_library_checks_the_seed_report_similarity_only(tmp_path, real_embedder):
-    from verify.check import Checker, evidence_trail
-    from verify.ingest import ingest_paths
+    from verify.pipeline.check import Checker, evidence_trail
+    from verify.pipeline.ingest import ingest_paths
 
     corpus = Corpus(tmp_path / "corpus.db")
     assert all(r.error is None for r in ingest_paths(corpus, "official", OFFICIAL))

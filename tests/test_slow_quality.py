@@ -9,10 +9,10 @@ and probe against it, including the probes that only a stronger NLI model gets r
 """
 import pytest
 
-from verify.check import Checker
-from verify.corpus import Corpus
-from verify.ingest import ingest_paths
-from verify.nli import BUNDLED_NLI
+from verify.pipeline.check import Checker
+from verify.pipeline.ingest import ingest_paths
+from verify.pipeline.nli import BUNDLED_NLI
+from verify.store.corpus import Corpus
 
 from conftest import SEEDS
 from seed_expectations import EXPECTED, OFFICIAL_SIDE, PUBLISHERS, REPORT_DATE, RULE_PROBES
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def real_embedder():
-    from verify.embed import SentenceTransformerEmbedder
+    from verify.pipeline.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

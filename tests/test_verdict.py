@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 
-from verify.evidence import Mismatch
-from verify.verdict import ENTAIL_FLOOR, LABELS, Evidence, Thresholds, Unit, decide, shortfall
+from verify.pipeline.evidence import Mismatch
+from verify.pipeline.verdict import ENTAIL_FLOOR, LABELS, Evidence, Thresholds, Unit, decide, shortfall
 
 T = Thresholds()
 
@@ -94,7 +94,7 @@ def test_similarity_not_list_order_picks_who_may_contradict():
 
 
 def test_shortfall_says_when_a_contradiction_was_not_counted():
-    from verify.verdict import may_contradict, shortfall
+    from verify.pipeline.verdict import may_contradict, shortfall
 
     evidence = [ev(0.8, 0.1, 0.8, 0.1, rank=1), ev(0.7, 0.1, 0.2, 0.7, rank=2), ev(0.1, 0.1, 0.8, 0.1, rank=3)]
     t = Thresholds(contradict_top=1, contradict=0.6)

@@ -2,10 +2,10 @@
 
 Usage::
 
-    python tests/worker.py DB ingest KIND PATH...        # verify.ingest.ingest_paths
+    python tests/worker.py DB ingest KIND PATH...        # verify.pipeline.ingest.ingest_paths
     python tests/worker.py DB index                      # VectorIndex(corpus, FakeEmbedder()).ensure()
     python tests/worker.py DB check REPORT_PATH          # ingest the report, Checker(...).check_documents
-    python tests/worker.py DB recheck [--wait SECONDS]   # verify.recheck.recheck under corpus_lock
+    python tests/worker.py DB recheck [--wait SECONDS]   # verify.pipeline.recheck.recheck under corpus_lock
     python tests/worker.py DB cli ARGS...                # the real `verify` command line, fake models
 
 The worker prints ``ready`` on stdout once the corpus is open (so a test can time a kill
@@ -138,7 +138,7 @@ class _SlowSentences(list):
 
 
 def _slow_ingest() -> None:
-    import verify.ingest as ingest_mod
+    import verify.pipeline.ingest as ingest_mod
 
     real = ingest_mod.build_document
 
@@ -152,8 +152,8 @@ def _slow_ingest() -> None:
 
 def _fake_models() -> None:
     """Make the real command line use the fakes ('none' still means no NLI model)."""
-    import verify.embed
-    import verify.nli
+    import verify.pipeline.embed
+    import verify.pipeline.nli
 
     from fakes import FakeEmbedder, FakeNLI
 
@@ -162,8 +162,8 @@ def _fake_models() -> None:
             return None
         return FakeNLI()
 
-    verify.embed.SentenceTransformerEmbedder = lambda *a, **k: FakeEmbedder()
-    verify.nli.load_nli = load_nli
+    verify.pipeline.embed.SentenceTransformerEmbedder = lambda *a, **k: FakeEmbedder()
+    verify.pipeline.nli.load_nli = load_nli
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -181,15 +181,15 @@ def _done(result: dict) -> None:
 
 def setup_for(corpus) -> dict:
     """What recheck compares a verdict's manifest with, for checks made by this worker."""
-    from verify.retrieve import Scope
-    from verify.thresholds import load_thresholds
+    from verify.pipeline.retrieve import Scope
+    from verify.pipeline.thresholds import load_thresholds
 
     return {"embed_model": "fake-embed", "nli_model": "fake-nli", "k": K, "retrieval": "hybrid",
             "scope": Scope().as_dict(), "thresholds": load_thresholds(corpus, "fake-nli").as_dict()}
 
 
 def make_checker(corpus):
-    from verify.check import Checker
+    from verify.pipeline.check import Checker
 
     from fakes import FakeEmbedder, FakeNLI
 
@@ -197,7 +197,7 @@ def make_checker(corpus):
 
 
 def cmd_ingest(corpus, kind: str, paths: list[str]) -> dict:
-    from verify.ingest import ingest_paths
+    from verify.pipeline.ingest import ingest_paths
 
     results = ingest_paths(corpus, kind, paths)
     return {"added": sum(r.created for r in results), "unchanged": sum(not r.created and not r.error for r in results),
@@ -205,7 +205,7 @@ def cmd_ingest(corpus, kind: str, paths: list[str]) -> dict:
 
 
 def cmd_index(corpus) -> dict:
-    from verify.index import VectorIndex
+    from verify.pipeline.index import VectorIndex
 
     from fakes import FakeEmbedder
 
@@ -224,7 +224,7 @@ def cmd_index(corpus) -> dict:
 
 def cmd_check(corpus, report: str) -> dict:
     from verify.errors import InputError
-    from verify.ingest import ingest_paths
+    from verify.pipeline.ingest import ingest_paths
 
     results = ingest_paths(corpus, "report", [report])
     for r in results:
@@ -243,7 +243,7 @@ def cmd_check(corpus, report: str) -> dict:
 
 
 def cmd_recheck(corpus, wait: float) -> dict:
-    from verify.recheck import corpus_lock, recheck
+    from verify.pipeline.recheck import corpus_lock, recheck
 
     with corpus_lock(corpus.path, wait):
         result = recheck(corpus, lambda: make_checker(corpus), setup=setup_for(corpus))
@@ -280,8 +280,8 @@ def main(argv: list[str]) -> int:
     db, command, rest = argv[0], argv[1], argv[2:]
     if command == "cli":
         return cmd_cli(db, rest)
-    from verify.corpus import Corpus
     from verify.errors import VerifyError
+    from verify.store.corpus import Corpus
 
     if os.environ.get("WORKER_SLOW_INGEST_MS"):
         _slow_ingest()

@@ -33,15 +33,15 @@ __all__ = ["Corpus", "Checker", "VerifyError", "__version__"]
 def __getattr__(name: str):
     # Lazy so that `import verify` (and `verify --help`) does not pay for numpy or models.
     if name == "Corpus":
-        from .corpus import Corpus
+        from verify.store.corpus import Corpus
 
         return Corpus
     if name == "Checker":
-        from .check import Checker
+        from verify.pipeline.check import Checker
 
         return Checker
     if name == "VerifyError":
-        from .errors import VerifyError
+        from verify.errors import VerifyError
 
         return VerifyError
     raise AttributeError(name)

@@ -45,16 +45,16 @@ def embedder():
     """The sentence embedder for English official sentences and claims."""
     if "embedder" in _FACTORIES:
         return _FACTORIES["embedder"]()
-    from .embed import SentenceTransformerEmbedder
+    from verify.pipeline.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 
 
 def nli(spec: str | None = None):
-    """The NLI model for ``spec`` (``verify.nli.load_nli``), or None for similarity only."""
+    """The NLI model for ``spec`` (``verify.pipeline.nli.load_nli``), or None for similarity only."""
     if "nli" in _FACTORIES:
         return _FACTORIES["nli"](spec)
-    from .nli import load_nli
+    from verify.pipeline.nli import load_nli
 
     return load_nli(spec)
 
@@ -63,7 +63,7 @@ def multilingual():
     """The embedder that puts Spanish claims and English statements in one space."""
     if "multilingual" in _FACTORIES:
         return _FACTORIES["multilingual"]()
-    from .embed import MultilingualEmbedder
+    from verify.pipeline.embed import MultilingualEmbedder
 
     return MultilingualEmbedder()
 

@@ -2,7 +2,7 @@
 
 Each document is stored in its own transaction, so a bad file never leaves half a
 document behind, and re-ingesting identical text is reported as a no-op. PDFs and images
-are read by ``verify.pdf`` (text layer, or OCR for scans); their sentences keep the page
+are read by ``verify.pipeline.pdf`` (text layer, or OCR for scans); their sentences keep the page
 they start on and, for OCR'd pages, the page's OCR confidence.
 """
 from __future__ import annotations
@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .attribute import attribute
-from .corpus import Corpus, Document
-from .errors import InputError
-from .language import OFFICIAL_LANGUAGES, REPORT_LANGUAGES, document_language, sentence_language
-from .language import name as language_name
-from .segment import normalise_text, segment, word_count  # noqa: F401  (normalise_text: part of ingest's API)
+from verify.errors import InputError
+from verify.pipeline.attribute import attribute
+from verify.pipeline.language import OFFICIAL_LANGUAGES, REPORT_LANGUAGES, document_language, sentence_language
+from verify.pipeline.language import name as language_name
+from verify.pipeline.segment import normalise_text, segment, word_count  # noqa: F401  (normalise_text: part of ingest's API)
+from verify.store.corpus import Corpus, Document
 
 KINDS = ("official", "report")
 FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html",
            ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl", ".pdf": "pdf",
            ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
-PAGED = ("pdf", "image")  # formats read page by page (verify.pdf), never decoded as text
+PAGED = ("pdf", "image")  # formats read page by page (verify.pipeline.pdf), never decoded as text
 MAX_BYTES = int(os.environ.get("VERIFY_MAX_BYTES", 20 * 1024 * 1024))
 # PDFs carry fonts and scanned images: a long transcript is easily over the text limit, and
 # they are read a page at a time, so they get a limit of their own.
@@ -265,7 +265,7 @@ def read_file(path: Path, kind: str, meta: dict, *, encoding: str | None = None,
                              f"(split it, or raise {limit_name})")
         if path.is_dir():
             raise IsADirectoryError
-        if fmt in PAGED:  # read a page at a time by verify.pdf, never whole into memory
+        if fmt in PAGED:  # read a page at a time by verify.pipeline.pdf, never whole into memory
             return [_paged_document(path, fmt, kind, clean_metadata(meta, source), source=source,
                                     allow_any_language=allow_any_language, progress=progress)]
         data = path.read_bytes()
@@ -295,7 +295,7 @@ def read_file(path: Path, kind: str, meta: dict, *, encoding: str | None = None,
 def _paged_document(path: Path, fmt: str, kind: str, meta: dict, *, source: str, allow_any_language: bool,
                     progress) -> Document:
     """A PDF or image as one document whose sentences know their page and OCR confidence."""
-    from .pdf import read_image, read_pdf
+    from verify.pipeline.pdf import read_image, read_pdf
 
     if not path.stat().st_size:
         raise InputError(f"{source}: file is empty")
@@ -303,7 +303,7 @@ def _paged_document(path: Path, fmt: str, kind: str, meta: dict, *, source: str,
     meta = {**meta, "title": meta.get("title") or paged.title}
     doc = build_document(kind, paged.text, meta, source=source, fmt=fmt, allow_any_language=allow_any_language)
     if doc.text != paged.text:
-        # verify.pdf normalises each page as build_document does, so this should not happen;
+        # verify.pipeline.pdf normalises each page as build_document does, so this should not happen;
         # if it ever does, find each page again rather than give sentences the wrong page.
         cursor, pages = 0, []
         for page in paged.pages:

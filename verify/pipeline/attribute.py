@@ -28,8 +28,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .corpus import SentenceSpan
-from .sides import AFFILIATIONS, affiliation  # noqa: F401  (part of attribute's API)
+from verify.store.corpus import SentenceSpan
+from verify.store.sides import AFFILIATIONS, affiliation  # noqa: F401  (part of attribute's API)
 
 # --- reporting cues ------------------------------------------------------------------------------
 REPORTING = {
@@ -91,7 +91,7 @@ class _Speaker:
 
 
 def _spacy():
-    from .loading import parser
+    from verify.loading import parser
 
     return parser()
 
@@ -440,7 +440,7 @@ def reattribute(corpus, doc_ids: Sequence[int] | None = None) -> int:
     Returns:
         How many sentences changed speaker or attribution.
     """
-    from .segment import segment
+    from verify.pipeline.segment import segment
 
     changed = 0
     for doc_id in doc_ids if doc_ids is not None else corpus.document_ids():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import InputError
-from .segment import word_count
+from verify.errors import InputError
+from verify.pipeline.segment import word_count
 
 MIN_WORDS = 4
 HEADLINE_WORDS = 12

@@ -114,7 +114,7 @@ during despite however moreover meanwhile""".split())
 
 
 def _spacy():
-    from .loading import entity_tagger
+    from verify.loading import entity_tagger
 
     return entity_tagger()
 

@@ -11,7 +11,7 @@ English and Spanish, is sure it is another one.
 English and Spanish are the supported languages of reports: verify's NLI model and its
 number, date and name checks read English only, so a claim in another language (a Spanish
 report's sentences) is checked *across languages*: its evidence comes from a multilingual
-embedder (``verify.embed.MultilingualEmbedder``) over the English official sentences, in
+embedder (``verify.pipeline.embed.MultilingualEmbedder``) over the English official sentences, in
 a FAISS index of its own built the first time such a claim is checked, dense search only
 (words do not match across languages, so BM25 cannot help); and since no model here reads
 it, the verdict is always novel and needs review, with the nearest English statements and
@@ -126,7 +126,7 @@ def text_language(text: str) -> str:
 def claim_languages(corpus, texts: Sequence[str]) -> list[str]:
     """The language of each claim: as recorded for the same sentence at ingest (where its
     document gave the context), else detected from the text."""
-    from .util import text_hash
+    from verify.util import text_hash
 
     stored: dict[str, str] = {}
     if getattr(corpus, "has_languages", False):
@@ -141,7 +141,7 @@ def multilingual_embedder(checker):
     ``checker.multilingual_embedder`` to a fake before checking)."""
     embedder = getattr(checker, "multilingual_embedder", None)
     if embedder is None:
-        from .loading import multilingual
+        from verify.loading import multilingual
 
         embedder = checker.multilingual_embedder = multilingual()
     return embedder
@@ -152,7 +152,7 @@ def multilingual_index(checker):
     in ``embeddings/`` (keyed by model id), built or brought up to date on first use."""
     index = getattr(checker, "_multilingual_index", None)
     if index is None:
-        from .index import VectorIndex
+        from verify.pipeline.index import VectorIndex
 
         index = VectorIndex(checker.corpus, multilingual_embedder(checker))
         index.ensure()
@@ -170,11 +170,11 @@ def score_cross_lingual(checker, texts: Sequence[str], originals: Sequence[str],
     the claim and the statement together. Its score is 1 - the best similarity (how far the
     nearest statement is), not calibrated: calibration was fitted on NLI verdicts.
     """
-    from .embed import embed_cached
-    from .evidence import quotes as quotes_in
-    from .evidence import subject_overlap
-    from .retrieve import CONTEXT, find_quote, relation, retrieve
-    from .verdict import Evidence, Verdict, cite
+    from verify.pipeline.embed import embed_cached
+    from verify.pipeline.evidence import quotes as quotes_in
+    from verify.pipeline.evidence import subject_overlap
+    from verify.pipeline.retrieve import CONTEXT, find_quote, relation, retrieve
+    from verify.pipeline.verdict import Evidence, Verdict, cite
 
     embedder = multilingual_embedder(checker)
     index = multilingual_index(checker)
@@ -222,7 +222,7 @@ def score_cross_lingual(checker, texts: Sequence[str], originals: Sequence[str],
 
 def looks_english(text: str) -> bool:
     """A cheap test: English prose is full of these words; other languages are not
-    (``verify.language`` falls back on it when its model cannot place a text)."""
+    (``verify.pipeline.language`` falls back on it when its model cannot place a text)."""
     words = re.findall(r"[^\W\d_]+", text.lower())
     if len(words) < 12:
         return True  # too short to tell

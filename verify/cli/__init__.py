@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from .errors import InputError, VerifyError
+from verify.errors import InputError, VerifyError
 
 app = typer.Typer(
     help="Check leak reports, claim by claim, against official public statements.\n\n"
@@ -40,7 +40,7 @@ SIDE = typer.Option(None, "--side", help="affiliations whose statements count as
 
 
 def _corpus(db: Optional[Path]):
-    from .corpus import Corpus, default_db_path
+    from verify.store.corpus import Corpus, default_db_path
 
     said = set()
 
@@ -116,14 +116,14 @@ def _duration(seconds: float) -> str:
 
 
 def _check_fmt(fmt: str) -> None:
-    from .render import FORMATS
+    from verify.outputs.render import FORMATS
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
 def _check_fail_on(label: Optional[str]) -> None:
-    from .verdict import LABELS
+    from verify.pipeline.verdict import LABELS
 
     if label and label not in LABELS:
         raise InputError(f"--fail-on takes one of {', '.join(LABELS)}, not {label!r}")
@@ -138,9 +138,9 @@ def _side(value: Optional[str]):
 
 
 def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_of=None, side=None):
-    from .check import Checker
-    from .ingest import normalise_date
-    from .retrieve import Scope
+    from verify.pipeline.check import Checker
+    from verify.pipeline.ingest import normalise_date
+    from verify.pipeline.retrieve import Scope
 
     scope = Scope(speaker=speaker, as_of=normalise_date(as_of, where="--as-of"))
     checker = Checker(corpus, nli="auto" if nli_model is None else _nli(nli_model), k=k,
@@ -162,13 +162,13 @@ def _checker(corpus, nli_model, k, quiet, retrieval="hybrid", speaker=None, as_o
 
 
 def _nli(spec: str):
-    from .loading import nli
+    from verify.loading import nli
 
     return nli(spec)
 
 
 def _emit(run, fmt: str, fail_on: Optional[str]) -> None:
-    from .render import render_run
+    from verify.outputs.render import render_run
 
     typer.echo(render_run(run, fmt, color=_use_color()))
     if fail_on and any(r.verdict.label == fail_on for r in run.results):
@@ -195,7 +195,7 @@ def ingest(
 
     Example: verify ingest official briefings/ --publisher "U.S. Department of State"
     """
-    from .ingest import expand_paths, ingest_paths
+    from verify.pipeline.ingest import expand_paths, ingest_paths
 
     corpus = _corpus(db)
     files = list(expand_paths(paths))
@@ -223,8 +223,8 @@ def ingest(
 @app.command()
 def index(db: Optional[Path] = DB, quiet: bool = QUIET):
     """Build or update the FAISS index of official sentences in embeddings/."""
-    from .index import VectorIndex
-    from .loading import embedder
+    from verify.loading import embedder
+    from verify.pipeline.index import VectorIndex
 
     corpus = _corpus(db)
     idx = VectorIndex(corpus, embedder())
@@ -266,7 +266,7 @@ def check(
 
 
 def _report_ids(corpus, report: str, meta: dict, quiet: bool, any_language: bool = False) -> list[int]:
-    from .ingest import ingest_paths
+    from verify.pipeline.ingest import ingest_paths
 
     if report.isdigit() and not Path(report).exists():
         doc = corpus.document(int(report))
@@ -300,7 +300,7 @@ def claim(
     fmt = "json" if as_json else fmt
     _check_fmt(fmt)
     _check_fail_on(fail_on)
-    from .claims import validate_claim_text
+    from verify.pipeline.claims import validate_claim_text
 
     validate_claim_text(text)  # before loading any model
     corpus = _corpus(db)
@@ -321,8 +321,8 @@ def explain(
 
     Example: verify explain 12 --json
     """
-    from .check import evidence_trail
-    from .render import render_explain
+    from verify.outputs.render import render_explain
+    from verify.pipeline.check import evidence_trail
 
     trail = evidence_trail(_corpus(db), claim_id, run)
     typer.echo(render_explain(trail, "json" if as_json else "text"))
@@ -341,7 +341,7 @@ def eval_cmd(
 
     Example: verify eval ../shared/eval/vitaminc_dev.jsonl --json
     """
-    from .evaluate import evaluate, read_jsonl
+    from verify.quality.evaluate import evaluate, read_jsonl
 
     n = len(read_jsonl(claims, ("claim", "label")))
     nli = "auto" if nli_model is None else _nli(nli_model)
@@ -393,9 +393,9 @@ def calibrate(
 
     Example: verify calibrate ../shared/eval/vitaminc_dev.jsonl ../shared/eval/climate_fever_dev.jsonl
     """
-    from .calibrate import calibrate as fit
-    from .evaluate import read_jsonl
-    from .thresholds import SHIPPED
+    from verify.pipeline.thresholds import SHIPPED
+    from verify.quality.calibrate import calibrate as fit
+    from verify.quality.evaluate import read_jsonl
 
     n = sum(min(len(read_jsonl(c, ("claim", "label"))), limit or 10**9) for c in claims)
     nli = "auto" if nli_model is None else _nli(nli_model)
@@ -420,11 +420,11 @@ def demo(
     fmt: str = FORMAT, nli_model: Optional[str] = NLI, quiet: bool = QUIET,
 ):
     """Build a small corpus from the bundled demo statements and check the bundled leak report."""
-    from .demo import DEMO_DIR
+    from verify.cli.demo import DEMO_DIR
 
     _check_fmt(fmt)
     corpus = _corpus(db)
-    from .ingest import ingest_paths
+    from verify.pipeline.ingest import ingest_paths
 
     for r in ingest_paths(corpus, "official", [DEMO_DIR / "official.jsonl"]):
         if r.error:
@@ -464,7 +464,7 @@ def report(
 
     Example: verify report 5 --html leak-check.html
     """
-    from .export import html_report
+    from verify.outputs.export import html_report
 
     if not report_id.isdigit():
         raise InputError(f"{report_id!r} is not a report id (see `verify runs` or the check output)")
@@ -474,7 +474,7 @@ def report(
 
 
 def _write(path: Path, text: str) -> None:
-    from .util import atomic_write_bytes
+    from verify.util import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, text.encode("utf-8"))
@@ -501,8 +501,8 @@ def export_cmd(
 
     Example: verify export --format claimreview --report 5 --desk "The Desk" --desk-url https://desk.example/leak
     """
-    from .export import Desk, claimreview_summary, export
-    from .ingest import check_url
+    from verify.outputs.export import Desk, claimreview_summary, export
+    from verify.pipeline.ingest import check_url
 
     corpus = _corpus(db)
     if report_id is not None:
@@ -537,9 +537,9 @@ def recheck(
 
     Example: verify recheck --all --format markdown > drift-$(date +%F).md
     """
-    from .nli import nli_model_id
-    from .recheck import corpus_lock, current_setup
-    from .recheck import recheck as run_recheck
+    from verify.pipeline.nli import nli_model_id
+    from verify.pipeline.recheck import corpus_lock, current_setup
+    from verify.pipeline.recheck import recheck as run_recheck
 
     if fmt not in ("table", "json", "markdown"):
         raise InputError(f"unknown format {fmt!r}; use table, json or markdown")
@@ -606,7 +606,7 @@ def diff(run_a: int = typer.Argument(..., help="earlier run id"), run_b: int = t
     corpus = _corpus(db)
     corpus.run(run_a), corpus.run(run_b)
     rows = corpus.run_diff(run_a, run_b)
-    from .recheck import SCORE_LINE
+    from verify.pipeline.recheck import SCORE_LINE
 
     changed = [r for r in rows if r[2] != r[4] or (r[3] is not None and r[5] is not None
                                                   and (r[3] >= SCORE_LINE) != (r[5] >= SCORE_LINE))]
@@ -678,7 +678,7 @@ def documents(
 
     Example: verify documents --kind official --publisher state
     """
-    from .ingest import normalise_date
+    from verify.pipeline.ingest import normalise_date
 
     if kind and kind not in ("official", "report", "removed"):
         raise InputError(f"--kind takes official, report or removed, not {kind!r}")
@@ -710,7 +710,7 @@ def document(
 
     Example: verify document 3 --speaker "Jen Psaki" --date 2022-01-12
     """
-    from .ingest import check_url, normalise_date
+    from verify.pipeline.ingest import check_url, normalise_date
 
     corpus = _corpus(db)
     changes = {k: v.strip() if isinstance(v, str) else v for k, v in
@@ -720,7 +720,7 @@ def document(
     if url is not None:
         changes["url"] = check_url(url, where="--url")
     if changes:
-        from .attribute import edit_document
+        from verify.pipeline.attribute import edit_document
 
         result = edit_document(corpus, doc_id, {k: (v or None) for k, v in changes.items()},
                                by or os.environ.get("USER") or "the desk")
@@ -842,7 +842,7 @@ def speakers_reattribute(db: Optional[Path] = DB):
 
     Example: verify speakers reattribute && verify recheck --all
     """
-    from .attribute import reattribute
+    from verify.pipeline.attribute import reattribute
 
     corpus = _corpus(db)
     n = reattribute(corpus)
@@ -852,7 +852,7 @@ def speakers_reattribute(db: Optional[Path] = DB):
 @app.command()
 def version():
     """Print verify's version."""
-    from . import __version__
+    from verify import __version__
 
     typer.echo(f"verify {__version__}")
 

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .corpus import Corpus
-from .errors import CorpusError
+from verify.errors import CorpusError
+from verify.store.corpus import Corpus
 
 # Drift is a label change, or a score crossing this line: "sure" became "unsure" or back.
 SCORE_LINE = 0.5
@@ -118,9 +118,9 @@ def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:
 def current_setup(corpus: Corpus, nli_id: str | None, k: int, retrieval: str, embed_model: str | None = None) -> dict:
     """The manifest fields a new check would record, known without loading a model: a
     verdict made under any other setup is re-scored rather than carried forward."""
-    from .embed import DEFAULT_EMBED_MODEL
-    from .retrieve import Scope
-    from .thresholds import load_thresholds
+    from verify.pipeline.embed import DEFAULT_EMBED_MODEL
+    from verify.pipeline.retrieve import Scope
+    from verify.pipeline.thresholds import load_thresholds
 
     side = corpus.official_side()
     return {"embed_model": embed_model or DEFAULT_EMBED_MODEL, "nli_model": nli_id, "k": k, "retrieval": retrieval,
@@ -168,9 +168,9 @@ def recheck(corpus: Corpus, make_checker, claim_ids: list[int] | None = None, *,
         return _carry_all(corpus, claim_ids, previous, setup, new_sentences, t0)
 
     checker = make_checker()
-    from .claims import split_frame
-    from .embed import embed_cached
-    from .retrieve import could_enter, retrieve
+    from verify.pipeline.claims import split_frame
+    from verify.pipeline.embed import embed_cached
+    from verify.pipeline.retrieve import could_enter, retrieve
 
     checker.index  # brings the index up to date: embeds only the new sentences
     affected = set(stale)

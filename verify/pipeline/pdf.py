@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import InputError
+from verify.errors import InputError
 
 OCR_DPI = 300  # Tesseract is trained on ~300 dpi scans; lower loses small print, higher only costs time
 OCR_TIMEOUT = float(os.environ.get("VERIFY_OCR_TIMEOUT", 300))  # seconds for one page
@@ -361,7 +361,7 @@ def _page_text(lines: list[_Line]) -> str:
 
 def _assemble(pages: list[_PageLines], title: str | None) -> PagedText:
     """One text from the pages, with each page's range; headers and footers dropped first."""
-    from .segment import normalise_text  # the same normalisation ingest applies, so offsets survive it
+    from verify.pipeline.segment import normalise_text  # the same normalisation ingest applies, so offsets survive it
 
     _drop_furniture(pages)
     text = ""

@@ -136,7 +136,7 @@ class Verdict:
     cutoffs: dict | None = None  # retrieval bars for new sentences (see retrieve.Hits); rechecks read them
     needs_review: str | None = None  # why a desk should read the evidence before trusting the label
     clauses: list[str] = field(default_factory=list)  # the claim's clauses, when it was scored by parts
-    language: str | None = None  # the language the claim was checked in (verify.language)
+    language: str | None = None  # the language the claim was checked in (verify.pipeline.language)
 
 
 def apply_steps(steps, x: float) -> float:

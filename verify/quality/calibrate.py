@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import expected_calibration_error, metrics, review_split
-from .thresholds import SHIPPED, load_thresholds, thresholds_from  # noqa: F401  (re-exported)
-from .verdict import LABELS, Thresholds, apply_steps, decide
+from verify.pipeline.thresholds import SHIPPED, load_thresholds, thresholds_from  # noqa: F401  (re-exported)
+from verify.pipeline.verdict import LABELS, Thresholds, apply_steps, decide
+from verify.quality.evaluate import expected_calibration_error, metrics, review_split
 
 # What a calibration may tune. Not in it, by design: the entailment floor (verdict.ENTAIL_FLOOR)
 # and forced number/date/name mismatches, which no fit may switch off; and the same-subject
@@ -130,7 +130,7 @@ def fit(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds | No
 def calibrate(paths: list[str], *, nli="auto", embedder=None, k: int = 5, limit: int | None = None,
               progress=None) -> dict:
     """Fit thresholds and score calibration on labelled claim files; return the record."""
-    from .evaluate import score_file
+    from verify.quality.evaluate import score_file
 
     scored, manifest, files, groups = [], None, [], []
     for path in paths:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import Corpus
+from verify.store.corpus import Corpus
 
 RRF_K = 60
 CONTEXT = 2  # statements by others shown beside the official side's evidence
@@ -195,7 +195,7 @@ def find_quote(corpus: Corpus, quote: str, scope: Scope | None = None, candidate
     partial match on normalised text picks the best; a quote split across sentences
     is matched against each sentence separately, so long quotes may score lower.
     """
-    from .evidence import quote_match
+    from verify.pipeline.evidence import quote_match
 
     scope = scope or Scope()
     best = {"quote": quote, "ratio": 0.0, "sentence_id": None, "document_id": None, "speaker": None,

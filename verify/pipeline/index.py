@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import Corpus
-from .embed import Embedder, embed_cached
-from .util import atomic_write_bytes
+from verify.pipeline.embed import Embedder, embed_cached
+from verify.store.corpus import Corpus
+from verify.util import atomic_write_bytes
 
 # Exact search up to this many sentences (it is fast enough and never misses); an
 # inverted-file index above it keeps search latency flat as the corpus grows.

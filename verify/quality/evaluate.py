@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Corpus, Document, SentenceSpan
-from .errors import InputError
-from .verdict import LABELS
+from verify.errors import InputError
+from verify.pipeline.verdict import LABELS
+from verify.store.corpus import Corpus, Document, SentenceSpan
 
 
 def expected_calibration_error(scores, correct, bins: int = 10) -> float | None:
@@ -135,9 +135,9 @@ def metrics(gold: list[str], pred: list[str]) -> dict:
 def retrieval_recall(checker, texts: list[str], gold: list[set[str]], mapping: dict[int, set[str]],
                      k: int = 5) -> dict[str, float | None]:
     """Evidence recall@k of each retrieval mode alone (no NLI): dense, lexical, hybrid."""
-    from .claims import split_frame
-    from .embed import embed_cached
-    from .retrieve import MODES, retrieve
+    from verify.pipeline.claims import split_frame
+    from verify.pipeline.embed import embed_cached
+    from verify.pipeline.retrieve import MODES, retrieve
 
     props = [split_frame(t)[1] for t in texts]
     vectors = embed_cached(checker.corpus, checker.embedder, props)
@@ -162,7 +162,7 @@ def score_file(claims_path: str, pool_path: str | None = None, *, embedder=None,
         ``claims`` (the labelled rows), ``results`` ([(Verdict, [Evidence])]),
         ``recall_by_retrieval``, ``hits``/``with_gold`` for recall@5 and the ``manifest``.
     """
-    from .check import Checker
+    from verify.pipeline.check import Checker
 
     claims = read_jsonl(claims_path, ("claim", "label"))
     if limit:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, ModelError
-from .util import text_hash
+from verify.errors import InputError, ModelError
+from verify.util import text_hash
 
-BUNDLED_NLI = Path(__file__).parent / "models" / "nli-minilm"
+BUNDLED_NLI = Path(__file__).resolve().parents[1] / "models" / "nli-minilm"
 LABEL_ALIASES = {
     "entailment": "entailment", "entail": "entailment", "entails": "entailment", "supports": "entailment",
     "neutral": "neutral", "not_enough_info": "neutral", "not enough info": "neutral",

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import Corpus
-from .errors import CorpusError, InputError
-from .render import csv_safe
+from verify.errors import CorpusError, InputError
+from verify.outputs.render import csv_safe
+from verify.store.corpus import Corpus
 
 EXPORT_FORMATS = ("jsonl", "csv", "markdown", "claimreview")
 RATING = {"consistent": (5, "Consistent with official statements"),
@@ -23,7 +23,7 @@ RATING = {"consistent": (5, "Consistent with official statements"),
 
 def latest_results(corpus: Corpus, document_id: int | None = None) -> tuple[dict | None, list[dict]]:
     """The newest verdict of each claim (of one report, or of all), as ``to_dict`` rows."""
-    from .check import evidence_trail
+    from verify.pipeline.check import evidence_trail
 
     ids = corpus.claim_ids(document_id)
     rows, run = [], None
@@ -146,7 +146,7 @@ def html_report(corpus: Corpus, document_id: int) -> str:
             entry["value"] = compact(value)
         manifest.append(entry)
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(human_date=human_date, human_time=human_time)
     return env.get_template("report.html.j2").render(
@@ -189,7 +189,7 @@ def export(corpus: Corpus, fmt: str, document_id: int | None = None, *, desk: De
         return buf.getvalue().rstrip("\n")
     if fmt == "markdown":
         lines = ["| claim | label | score | reason | review |", "|---|---|---|---|---|"]
-        from .render import md_cell as cell
+        from verify.outputs.render import md_cell as cell
 
         for r in rows:
             lines.append(f"| {r['claim_id']}: {cell(r['text'])} | {r['label']} | {r['score']:.2f} | "

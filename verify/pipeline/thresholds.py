@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .verdict import Thresholds
+from verify.pipeline.verdict import Thresholds
 
-SHIPPED = Path(__file__).parent / "calibration.json"
+SHIPPED = Path(__file__).resolve().parents[1] / "calibration.json"
 
 
 def thresholds_from(record: dict, source: str) -> Thresholds:

@@ -12,9 +12,9 @@ from typing import Protocol
 
 import numpy as np
 
-from .corpus import Corpus
-from .errors import ModelError
-from .util import text_hash
+from verify.errors import ModelError
+from verify.store.corpus import Corpus
+from verify.util import text_hash
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 
@@ -71,7 +71,7 @@ class MultilingualEmbedder:
     (Apache-2.0, as are the original weights): a numpy forward pass over 6-bit weights
     shipped inside the package (~30 MB), so nothing is downloaded and torch is not involved.
     verify uses it to find English official statements for claims in another language
-    (``verify.language``).
+    (``verify.pipeline.language``).
     """
 
     dim = 512

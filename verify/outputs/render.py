@@ -66,7 +66,7 @@ def speaker_of(e: dict) -> str:
 
 def _best(r) -> dict:
     if r.verdict.decisive is not None and r.evidence:
-        from .check import evidence_dict
+        from verify.pipeline.check import evidence_dict
 
         return evidence_dict(r.evidence[r.verdict.decisive])
     return {}

@@ -7,12 +7,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from . import __version__, loading
-from .claims import is_check_worthy, split_frame, validate_claim_text
-from .corpus import Corpus
-from .errors import CorpusError, InputError
-from .retrieve import CONTEXT, relation  # noqa: F401  (relation: part of check's API)
-from .verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict, shortfall
+from verify import __version__, loading
+from verify.errors import CorpusError, InputError
+from verify.pipeline.claims import is_check_worthy, split_frame, validate_claim_text
+from verify.pipeline.retrieve import CONTEXT, relation  # noqa: F401  (relation: part of check's API)
+from verify.pipeline.verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict, shortfall
+from verify.store.corpus import Corpus
 
 DEFAULT_K = 5
 # Clause pairs are scored for evidence at least this similar: the lowest ``related`` a
@@ -44,7 +44,7 @@ class ClaimResult:
         return split_frame(self.text)[1]
 
     def to_dict(self) -> dict:
-        from .language import CROSS_LINGUAL_WHY_NOT, ENGLISH, text_language
+        from verify.pipeline.language import CROSS_LINGUAL_WHY_NOT, ENGLISH, text_language
 
         counted = may_contradict(self.evidence, self.thresholds)
         # The language the claim was checked in (Checker.score_claims sets it on the verdict).
@@ -80,7 +80,7 @@ def evidence_dict(e: Evidence) -> dict:
         "counted": e.counted, "subject_overlap": round(e.overlap, 4),
         "attribution": s.get("attribution"), "cue": s.get("cue"), "affiliation": s.get("affiliation"),
         "publisher": s.get("publisher"),
-        "page": s.get("page"), "ocr_confidence": s.get("ocr_confidence"),  # PDFs and scans (verify.pdf)
+        "page": s.get("page"), "ocr_confidence": s.get("ocr_confidence"),  # PDFs and scans (verify.pipeline.pdf)
         "clauses": [{"official": u.premise or None, "claim_clause": u.claim, "p_entail": u.entail,
                      "p_neutral": u.neutral, "p_contradict": u.contradict, "subject_overlap": u.overlap}
                     for u in e.units],
@@ -123,7 +123,7 @@ class Checker:
 
     def __init__(self, corpus: Corpus, embedder=None, nli="auto", k: int = DEFAULT_K,
                  thresholds: Thresholds | None = None, retrieval: str = "hybrid", scope=None, side="auto"):
-        from .retrieve import MODES, Scope
+        from verify.pipeline.retrieve import MODES, Scope
 
         if retrieval not in MODES:
             raise InputError(f"retrieval must be one of {', '.join(MODES)}")
@@ -142,7 +142,7 @@ class Checker:
             raise InputError("k must be at least 1")
         self.k = k
         if thresholds is None:
-            from .thresholds import load_thresholds
+            from verify.pipeline.thresholds import load_thresholds
 
             thresholds = load_thresholds(corpus, self.nli.model_id if self.nli else None)
         self.thresholds = thresholds
@@ -158,7 +158,7 @@ class Checker:
     def ensure_index(self, progress=None):
         """Load, extend or build the index now (``progress`` gets the sentences embedded);
         returns its ``IndexStatus``. The checker is the index's one owner."""
-        from .index import VectorIndex
+        from verify.pipeline.index import VectorIndex
 
         index = VectorIndex(self.corpus, self.embedder)
         status = index.ensure(progress=progress)
@@ -249,16 +249,23 @@ class Checker:
         the ``k`` evidence sentences come from it, and up to ``CONTEXT`` statements by
         others are added, marked, for the desk to see; they never decide.
 
-        A claim not in English (``languages``, detected when not given: ``verify.language``)
+        A claim not in English (``languages``, detected when not given: ``verify.pipeline.language``)
         is checked across languages: evidence from the multilingual index, verdict novel
         with needs review, never consistent or contradictory. Each verdict's ``language``
         attribute says which language its claim was taken to be in.
         """
-        from .embed import embed_cached
-        from .evidence import forced_mismatches, mismatches, negated, quotes, subject_overlap, warm_entity_pairs
-        from .language import ENGLISH, claim_languages, score_cross_lingual
-        from .retrieve import find_quote, retrieve
-        from .segment import clauses
+        from verify.pipeline.embed import embed_cached
+        from verify.pipeline.evidence import (
+            forced_mismatches,
+            mismatches,
+            negated,
+            quotes,
+            subject_overlap,
+            warm_entity_pairs,
+        )
+        from verify.pipeline.language import ENGLISH, claim_languages, score_cross_lingual
+        from verify.pipeline.retrieve import find_quote, retrieve
+        from verify.pipeline.segment import clauses
 
         if self.index.index is None or self.index.index.ntotal == 0:
             raise CorpusError("the corpus has no official statements to check against; "
@@ -327,9 +334,9 @@ class Checker:
         each clause of either against the other's whole and clauses (SummaC-style). Context
         evidence (not the official side) is scored whole only: it is shown, not decided on.
         """
-        from .evidence import negated, subject_overlap
-        from .nli import score_cached
-        from .segment import clauses
+        from verify.pipeline.evidence import negated, subject_overlap
+        from verify.pipeline.nli import score_cached
+        from verify.pipeline.segment import clauses
 
         jobs = []  # (evidence, premise unit text or "", claim clause index or None, premise, hypothesis)
         for text, parts, evs in zip(texts, claim_clauses, per_claim):
@@ -450,8 +457,8 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
     Both are recomputed from stored values with the run's own thresholds, so they are
     exactly what the run decided on.
     """
-    from .evidence import forced_mismatches, mismatches, negated, subject_overlap
-    from .segment import clauses
+    from verify.pipeline.evidence import forced_mismatches, mismatches, negated, subject_overlap
+    from verify.pipeline.segment import clauses
 
     t = run_thresholds(manifest)
     proposition = claim.get("proposition") or split_frame(claim["text"])[1]
@@ -466,7 +473,7 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
     counted = may_contradict(evidence, t)
     nli = manifest.get("nli_model") is not None
     if (needs_review or "").startswith("cross-lingual"):
-        from .language import CROSS_LINGUAL_WHY_NOT
+        from verify.pipeline.language import CROSS_LINGUAL_WHY_NOT
 
         return [evidence_dict(e) | {"why_not": CROSS_LINGUAL_WHY_NOT} for e in evidence]
     return [evidence_dict(e) | {"why_not": shortfall(e, t, nli, i in counted) if label == "novel" else None}

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import CorpusError
-from .sides import affiliation
+from verify.errors import CorpusError
+from verify.store.sides import affiliation
 
 if TYPE_CHECKING:
     import sqlite_utils
-from .util import text_hash
+from verify.util import text_hash
 
 DEFAULT_DB = "corpus.db"
 
@@ -158,7 +158,7 @@ def _m005_views(db: sqlite_utils.Database) -> None:
 
 
 def _m006_attribution(db: sqlite_utils.Database) -> None:
-    # Who said each sentence and the words that say so (verify.attribute), the speakers
+    # Who said each sentence and the words that say so (verify.pipeline.attribute), the speakers
     # with the side they speak for, and corpus settings (the official side).
     db["sentences"].add_column("attribution", str)
     db["sentences"].add_column("cue", str)
@@ -215,7 +215,7 @@ def _m007_document_edits(db: sqlite_utils.Database) -> None:
 
 
 def _m008_pages(db: sqlite_utils.Database) -> None:
-    # PDFs and scans (verify.pdf): the page a sentence starts on, so the evidence trail can
+    # PDFs and scans (verify.pipeline.pdf): the page a sentence starts on, so the evidence trail can
     # say "page 3", and the mean OCR word confidence of that page (null: not OCR'd), so OCR'd
     # evidence is flagged. Both are null for documents that have no pages (txt, html, ...).
     db["sentences"].add_column("page", int)
@@ -223,9 +223,9 @@ def _m008_pages(db: sqlite_utils.Database) -> None:
 
 
 def _m009_languages(db: sqlite_utils.Database) -> None:
-    # The language of each document and sentence (ISO 639-1, verify.language): a Spanish
+    # The language of each document and sentence (ISO 639-1, verify.pipeline.language): a Spanish
     # report is checked across languages, an English one as before. Null: ingested before
-    # languages were recorded (verify.language detects them again when needed).
+    # languages were recorded (verify.pipeline.language detects them again when needed).
     db["documents"].add_column("language", str)
     db["sentences"].add_column("language", str)
 
@@ -256,7 +256,7 @@ class SentenceSpan:
 
     ``speaker`` is who said it (None: the publisher's narration, or a question in a
     transcript); ``attribution`` is how that was found and ``cue`` the words that said
-    so (see ``verify.attribute``); ``role`` the title words around the speaker's name.
+    so (see ``verify.pipeline.attribute``); ``role`` the title words around the speaker's name.
     ``page`` is the 1-based page it starts on in a PDF or image, and ``ocr_confidence``
     that page's mean OCR word confidence in [0, 1] (None unless the page was OCR'd).
     """
@@ -270,7 +270,7 @@ class SentenceSpan:
     role: str | None = None
     page: int | None = None
     ocr_confidence: float | None = None
-    language: str | None = None  # ISO 639-1 code (verify.language); None: not detected
+    language: str | None = None  # ISO 639-1 code (verify.pipeline.language); None: not detected
     id: int | None = None  # the stored sentence's id, when read back from the corpus
 
 
@@ -287,7 +287,7 @@ class Document:
     format: str | None = None
     sentences: list[SentenceSpan] = field(default_factory=list)
     affiliation: str | None = None  # the side ``speaker`` speaks for, when given at ingest
-    language: str | None = None  # ISO 639-1 code of the whole text (verify.language)
+    language: str | None = None  # ISO 639-1 code of the whole text (verify.pipeline.language)
 
     @property
     def sha256(self) -> str:

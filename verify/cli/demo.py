@@ -2,4 +2,4 @@
 US and NATO written replies to Russia, paraphrased in verify's own words."""
 from pathlib import Path
 
-DEMO_DIR = Path(__file__).parent / "demo_data"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "demo_data"

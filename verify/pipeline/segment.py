@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from .corpus import SentenceSpan
+from verify.store.corpus import SentenceSpan
 
 
 def normalise_text(text: str) -> str:
