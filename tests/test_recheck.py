@@ -173,7 +173,7 @@ def test_cli_runs_diff_history_review(cli_corpus):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("review", "3", "--label", "maybe", "--note", "x"), "--label must be"),
+    (("review", "3", "--label", "maybe", "--note", "x"), "'maybe' is not one of"),
     (("review", "999", "--label", "novel", "--note", "x"), "no claim with id 999"),
     (("diff", "1", "99"), "no run with id 99"),
     (("history", "999"), "no claim with id 999"),
