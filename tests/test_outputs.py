@@ -147,3 +147,13 @@ def test_written_files_respect_the_umask(tmp_path, mask, mode):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == mode
+
+
+def test_a_check_and_an_export_write_the_same_csv_and_markdown_columns(checked_db):
+    _, run = checked_db
+    checked = run("check", "2", "--format", "csv", "--nli-model", "none", "-q").stdout.splitlines()
+    exported = run("export", "--format", "csv").stdout.splitlines()
+    assert checked[0] == exported[0] and len(checked) == len(exported)
+    checked_md = run("check", "2", "--format", "markdown", "--nli-model", "none", "-q").stdout.splitlines()
+    exported_md = run("export", "--format", "markdown").stdout.splitlines()
+    assert [line for line in checked_md if line.startswith("| #")] == exported_md[:1]

@@ -52,7 +52,7 @@ def test_jsonl(run):
 def test_csv(run):
     rows = list(csv.reader(io.StringIO(render_run(run, "csv"))))
     header, body = rows[0], rows[1:]
-    assert header[:6] == ["claim_id", "label", "score", "conflicting", "needs_review", "claim"]
+    assert header[:8] == ["claim_id", "document_id", "label", "score", "conflicting", "needs_review", "review", "claim"]
     assert len(body) == len(run.results)
     for row, r in zip(body, run.results):
         record = dict(zip(header, row))
@@ -77,7 +77,7 @@ def test_markdown(run):
     table = [line for line in lines if line.startswith("| ") and not line.startswith("| #")]
     assert len(table) == len(run.results)
     for line, r in zip(table, run.results):
-        assert len(re.findall(r"(?<!\\)\|", line)) == 7  # exactly 6 cells (the last: needs review)
+        assert len(re.findall(r"(?<!\\)\|", line)) == 8  # exactly 7 cells (the last two: needs review, review)
         assert r.text in line and r.verdict.label in line
 
 
@@ -85,7 +85,7 @@ def test_markdown_escapes_pipes(checker, populated):
     run = checker.check_text("NATO | the alliance will reopen its office in Moscow.")
     row = [line for line in render_run(run, "markdown").splitlines() if "NATO" in line][0]
     assert "NATO \\| the alliance" in row
-    assert len(re.findall(r"(?<!\\)\|", row)) == 7  # 6 columns, no extra cell from the claim
+    assert len(re.findall(r"(?<!\\)\|", row)) == 8  # 7 columns, no extra cell from the claim
 
 
 def test_table_without_colour(run):

@@ -5,14 +5,12 @@ and it must show as text, never run. The page also forbids scripts by its CSP he
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from verify.errors import CorpusError, InputError
-from verify.outputs.render import csv_safe
+from verify.outputs.render import records_csv, records_markdown
 from verify.store.corpus import Corpus
 
 EXPORT_FORMATS = ("jsonl", "csv", "markdown", "claimreview")
@@ -176,25 +174,9 @@ def export(corpus: Corpus, fmt: str, document_id: int | None = None, *, desk: De
     if fmt == "jsonl":
         return "\n".join(json.dumps(r, ensure_ascii=False) for r in rows)
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["claim_id", "document_id", "label", "score", "conflicting", "claim", "reason", "review",
-                    "evidence", "speaker", "date", "url"])
-        for r in rows:
-            best = r["evidence"][0] if r["evidence"] else {}
-            w.writerow([csv_safe(x) for x in (r["claim_id"], r["document_id"], r["label"], r["score"],
-                                              int(r["conflicting"]), r["text"], r["reason"],
-                                              (r["review"] or {}).get("label", ""), best.get("text", ""),
-                                              best.get("speaker") or "", best.get("date") or "", best.get("url") or "")])
-        return buf.getvalue().rstrip("\n")
+        return records_csv(rows)
     if fmt == "markdown":
-        lines = ["| claim | label | score | reason | review |", "|---|---|---|---|---|"]
-        from verify.outputs.render import md_cell as cell
-
-        for r in rows:
-            lines.append(f"| {r['claim_id']}: {cell(r['text'])} | {r['label']} | {r['score']:.2f} | "
-                         f"{cell(r['reason'])} | {cell((r['review'] or {}).get('label', ''))} |")
-        return "\n".join(lines)
+        return records_markdown(rows)
     if desk is None:
         raise InputError("ClaimReview names who publishes the reviews: pass --desk NAME "
                          "(and --desk-url URL, the page they appear on), or set VERIFY_DESK / VERIFY_DESK_URL")

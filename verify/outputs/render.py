@@ -24,30 +24,55 @@ def render_run(run, fmt: str, *, color: bool = True) -> str:
     if fmt == "jsonl":
         return "\n".join(json.dumps({"run_id": run.run_id, **r.to_dict()}, ensure_ascii=False) for r in run.results)
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["claim_id", "label", "score", "conflicting", "needs_review", "claim", "reason", "evidence",
-                    "speaker", "affiliation", "date", "url", "similarity", "p_entail", "p_contradict"])
-        for r in run.results:
-            best = _best(r)
-            w.writerow([csv_safe(x) for x in [r.claim_id, r.verdict.label, r.verdict.score, int(r.verdict.conflicting),
-                        r.verdict.needs_review or "", r.text, r.verdict.reason, best.get("text", ""),
-                        speaker_of(best), best.get("affiliation") or "", best.get("date") or "",
-                        best.get("url") or "", best.get("similarity", ""), best.get("p_entail", ""),
-                        best.get("p_contradict", "")]])
-        return buf.getvalue().rstrip("\n")
+        return records_csv([r.to_dict() for r in run.results])
     if fmt == "markdown":
         c = run.counts()
-        lines = [f"## verify run {run.run_id}" if run.run_id else "## verify scratch check (not saved)", "",
-                 f"{c['consistent']} consistent, {c['novel']} novel, {c['contradictory']} contradictory "
-                 f"({run.manifest['mode']}; NLI model {run.manifest['nli_model'] or 'none'})", "",
-                 "| # | label | score | claim | reason | needs review |", "|---|---|---|---|---|---|"]
-        for r in run.results:
-            lines.append(f"| {r.claim_id} | {r.verdict.label}{' (conflicting)' if r.verdict.conflicting else ''} "
-                         f"| {r.verdict.score:.2f} | {md_cell(r.text)} | {md_cell(r.verdict.reason)} "
-                         f"| {md_cell(r.verdict.needs_review or '')} |")
-        return "\n".join(lines)
+        head = [f"## verify run {run.run_id}" if run.run_id else "## verify scratch check (not saved)", "",
+                f"{c['consistent']} consistent, {c['novel']} novel, {c['contradictory']} contradictory "
+                f"({run.manifest['mode']}; NLI model {run.manifest['nli_model'] or 'none'})", ""]
+        return "\n".join(head) + "\n" + records_markdown([r.to_dict() for r in run.results])
     return _table(run, color)
+
+
+# --- one output record ---------------------------------------------------------------------------
+# Every claim leaves verify as the record ``ClaimResult.to_dict`` builds (``export`` builds
+# the same from stored verdicts): the CSV and Markdown writers below take those records,
+# so a check's output and an export have the same columns.
+
+CSV_COLUMNS = ["claim_id", "document_id", "label", "score", "conflicting", "needs_review", "review", "claim",
+               "reason", "evidence", "speaker", "affiliation", "date", "url", "similarity", "p_entail",
+               "p_contradict"]
+
+
+def deciding_evidence(record: dict) -> dict:
+    """The evidence record that decided the verdict ({} when none did)."""
+    i, evidence = record.get("decisive"), record.get("evidence") or []
+    return evidence[i] if i is not None and i < len(evidence) else {}
+
+
+def records_csv(records: list[dict]) -> str:
+    """Claim records as CSV: one row each, the deciding evidence beside it, formulas neutralised."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for r in records:
+        best = deciding_evidence(r)
+        w.writerow([csv_safe(x) for x in [
+            r["claim_id"], r.get("document_id") or "", r["label"], r["score"], int(r["conflicting"]),
+            r.get("needs_review") or "", (r.get("review") or {}).get("label", ""), r["text"], r["reason"],
+            best.get("text", ""), speaker_of(best), best.get("affiliation") or "", best.get("date") or "",
+            best.get("url") or "", best.get("similarity", ""), best.get("p_entail", ""), best.get("p_contradict", "")]])
+    return buf.getvalue().rstrip("\n")
+
+
+def records_markdown(records: list[dict]) -> str:
+    """Claim records as a Markdown table, every cell inert (``md_cell``)."""
+    lines = ["| # | label | score | claim | reason | needs review | review |", "|---|---|---|---|---|---|---|"]
+    for r in records:
+        lines.append(f"| {r['claim_id']} | {r['label']}{' (conflicting)' if r['conflicting'] else ''} "
+                     f"| {r['score']:.2f} | {md_cell(r['text'])} | {md_cell(r['reason'])} "
+                     f"| {md_cell(r.get('needs_review') or '')} | {md_cell((r.get('review') or {}).get('label', ''))} |")
+    return "\n".join(lines)
 
 
 def csv_safe(value):
@@ -62,14 +87,6 @@ def speaker_of(e: dict) -> str:
     if e.get("speaker"):
         return e["speaker"]
     return f"{e['publisher']} (narration)" if e.get("publisher") else ""
-
-
-def _best(r) -> dict:
-    if r.verdict.decisive is not None and r.evidence:
-        from verify.pipeline.check import evidence_dict
-
-        return evidence_dict(r.evidence[r.verdict.decisive])
-    return {}
 
 
 def md_cell(text: str) -> str:

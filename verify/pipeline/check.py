@@ -77,12 +77,13 @@ def evidence_dict(e: Evidence) -> dict:
         "truncated": e.truncated, "flags": e.flags, "relation": s.get("relation", "unknown"),
         "mismatches": [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in e.mismatches],
         "decisive_mismatches": [{"kind": m.kind, "claim": m.claim, "official": m.official} for m in e.forced],
-        "counted": e.counted, "subject_overlap": round(e.overlap, 4),
+        "counted": e.counted, "subject_overlap": round(e.overlap, 4), "both_negative": e.both_negative,
         "attribution": s.get("attribution"), "cue": s.get("cue"), "affiliation": s.get("affiliation"),
         "publisher": s.get("publisher"),
         "page": s.get("page"), "ocr_confidence": s.get("ocr_confidence"),  # PDFs and scans (verify.pipeline.pdf)
         "clauses": [{"official": u.premise or None, "claim_clause": u.claim, "p_entail": u.entail,
-                     "p_neutral": u.neutral, "p_contradict": u.contradict, "subject_overlap": u.overlap}
+                     "p_neutral": u.neutral, "p_contradict": u.contradict, "subject_overlap": u.overlap,
+                     "both_negative": u.both_negative}
                     for u in e.units],
     }
 

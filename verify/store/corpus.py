@@ -876,13 +876,10 @@ class Corpus:
         return row
 
     def latest_verdict(self, claim_id: int) -> dict | None:
-        row = self.db.execute(
-            "select v.* from verdicts v join runs r on r.id = v.run_id where v.claim_id = ? "
-            "and r.status = 'ok' order by v.run_id desc limit 1", [claim_id]).fetchone()
-        if row is None:
-            return None
-        cols = [c[1] for c in self.db.execute("pragma table_info(verdicts)")]
-        return dict(zip(cols, row))
+        """The claim's verdict in its newest successful run (the ``latest_verdicts`` view)."""
+        cur = self.db.execute("select * from latest_verdicts where claim_id = ? order by id limit 1", [claim_id])
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row)) if row else None
 
     def evidence_for(self, verdict_id: int) -> list[dict]:
         cur = self.db.execute("select * from evidence where verdict_id = ? order by rank", [verdict_id])
@@ -1023,10 +1020,8 @@ class Corpus:
         verdict in a successful run."""
         where = "" if claim_ids is None else f" and v.claim_id in ({','.join(str(int(c)) for c in claim_ids)})"
         return list(self.db.execute(
-            "select v.claim_id, v.id, v.label, v.score, r.manifest, v.details from verdicts v "
-            "join runs r on r.id = v.run_id where r.status = 'ok' and v.id = (select v2.id from verdicts v2 "
-            "join runs r2 on r2.id = v2.run_id where v2.claim_id = v.claim_id and r2.status = 'ok' "
-            f"order by v2.run_id desc limit 1){where}"))
+            "select v.claim_id, v.id, v.label, v.score, r.manifest, v.details from latest_verdicts v "
+            f"join runs r on r.id = v.run_id where 1 = 1{where} order by v.id desc"))
 
     def evidence_sentence_ids(self, verdict_ids: list[int]) -> list[tuple[int, int]]:
         """(verdict id, sentence id) of these verdicts' evidence, in rank order."""
