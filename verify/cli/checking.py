@@ -3,25 +3,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from verify.cli.common import (
-    AS_OF,
-    DB,
-    FAIL_ON,
-    FORMAT,
-    JSON,
-    NLI,
-    QUIET,
-    RETRIEVAL,
-    SIDE,
-    SPEAKER,
+    AsOfOption,
+    DbOption,
+    FailOnOption,
     Format,
-    K,
-    Label,
+    FormatOption,
+    JsonOption,
+    KOption,
+    NliOption,
+    QuietOption,
     Retrieval,
+    RetrievalOption,
+    SideOption,
+    SpeakerOption,
     _checker,
     _corpus,
     _emit,
@@ -35,17 +34,19 @@ from verify.errors import InputError
 
 @app.command()
 def ingest(
-    kind: str = typer.Argument(..., help="official (statements to check against) or report (leak reports)"),
-    paths: list[Path] = typer.Argument(..., help="files (.txt .md .html .jsonl .pdf, scanned images) or directories"),
-    speaker: Optional[str] = typer.Option(None, help="who made the statements not attributed to anyone in the text"),
-    affiliation: Optional[str] = typer.Option(None, help="the side --speaker speaks for (e.g. US, NATO)"),
-    date: Optional[str] = typer.Option(None, help="publication date, YYYY-MM-DD"),
-    url: Optional[str] = typer.Option(None, help="source URL"),
-    title: Optional[str] = typer.Option(None, help="document title"),
-    publisher: Optional[str] = typer.Option(None, help="publishing organisation"),
-    encoding: Optional[str] = typer.Option(None, help="text encoding if not UTF-8 (e.g. latin-1)"),
-    any_language: bool = typer.Option(False, "--any-language", help="ingest text that does not look like English"),
-    db: Optional[Path] = DB, quiet: bool = QUIET,
+    kind: Annotated[str, typer.Argument(help="official (statements to check against) or report (leak reports)")],
+    paths: Annotated[list[Path], typer.Argument(help="files (.txt .md .html .jsonl .pdf, scanned images) or directories")],
+    speaker: Annotated[Optional[str],
+                       typer.Option(help="who made the statements not attributed to anyone in the text")] = None,
+    affiliation: Annotated[Optional[str], typer.Option(help="the side --speaker speaks for (e.g. US, NATO)")] = None,
+    date: Annotated[Optional[str], typer.Option(help="publication date, YYYY-MM-DD")] = None,
+    url: Annotated[Optional[str], typer.Option(help="source URL")] = None,
+    title: Annotated[Optional[str], typer.Option(help="document title")] = None,
+    publisher: Annotated[Optional[str], typer.Option(help="publishing organisation")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="text encoding if not UTF-8 (e.g. latin-1)")] = None,
+    any_language: Annotated[bool, typer.Option("--any-language",
+                                               help="ingest text that does not look like English")] = False,
+    db: DbOption = None, quiet: QuietOption = False,
 ):
     """Add documents to the corpus. Identical content is never stored twice.
 
@@ -77,7 +78,7 @@ def ingest(
 
 
 @app.command()
-def index(db: Optional[Path] = DB, quiet: bool = QUIET):
+def index(db: DbOption = None, quiet: QuietOption = False):
     """Build or update the FAISS index of official sentences in embeddings/."""
     from verify.loading import embedder
     from verify.pipeline.index import VectorIndex
@@ -93,16 +94,17 @@ def index(db: Optional[Path] = DB, quiet: bool = QUIET):
 
 @app.command()
 def check(
-    report: str = typer.Argument(..., help="a report file to ingest and check, or the id of an ingested report"),
-    date: Optional[str] = typer.Option(None, help="the report's publication date, YYYY-MM-DD (for a file)"),
-    url: Optional[str] = typer.Option(None, help="the report's URL (for a file)"),
-    title: Optional[str] = typer.Option(None, help="the report's title (for a file)"),
-    publisher: Optional[str] = typer.Option(None, help="the report's publisher (for a file)"),
-    fmt: Format = FORMAT, fail_on: Optional[Label] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
-    retrieval: Retrieval = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
-    side: Optional[str] = SIDE,
-    any_language: bool = typer.Option(False, "--any-language", help="ingest a report that does not look like English"),
-    as_json: bool = JSON, db: Optional[Path] = DB, quiet: bool = QUIET,
+    report: Annotated[str, typer.Argument(help="a report file to ingest and check, or the id of an ingested report")],
+    date: Annotated[Optional[str], typer.Option(help="the report's publication date, YYYY-MM-DD (for a file)")] = None,
+    url: Annotated[Optional[str], typer.Option(help="the report's URL (for a file)")] = None,
+    title: Annotated[Optional[str], typer.Option(help="the report's title (for a file)")] = None,
+    publisher: Annotated[Optional[str], typer.Option(help="the report's publisher (for a file)")] = None,
+    fmt: FormatOption = Format.table, fail_on: FailOnOption = None, k: KOption = 5, nli_model: NliOption = None,
+    retrieval: RetrievalOption = Retrieval.hybrid, speaker: SpeakerOption = None, as_of: AsOfOption = None,
+    side: SideOption = None,
+    any_language: Annotated[bool, typer.Option("--any-language",
+                                               help="ingest a report that does not look like English")] = False,
+    as_json: JsonOption = False, db: DbOption = None, quiet: QuietOption = False,
 ):
     """Check every claim in a leak report against the official corpus.
 
@@ -140,12 +142,13 @@ def _report_ids(corpus, report: str, meta: dict, quiet: bool, any_language: bool
 
 @app.command()
 def claim(
-    text: str = typer.Argument(..., help="the claim to check, in quotes"),
-    fmt: Format = FORMAT, fail_on: Optional[Label] = FAIL_ON, k: int = K, nli_model: Optional[str] = NLI,
-    retrieval: Retrieval = RETRIEVAL, speaker: Optional[str] = SPEAKER, as_of: Optional[str] = AS_OF,
-    side: Optional[str] = SIDE,
-    save: bool = typer.Option(False, "--save", help="keep the claim and its verdict (for explain, export, recheck)"),
-    as_json: bool = JSON, db: Optional[Path] = DB, quiet: bool = QUIET,
+    text: Annotated[str, typer.Argument(help="the claim to check, in quotes")],
+    fmt: FormatOption = Format.table, fail_on: FailOnOption = None, k: KOption = 5, nli_model: NliOption = None,
+    retrieval: RetrievalOption = Retrieval.hybrid, speaker: SpeakerOption = None, as_of: AsOfOption = None,
+    side: SideOption = None,
+    save: Annotated[bool, typer.Option("--save",
+                                       help="keep the claim and its verdict (for explain, export, recheck)")] = False,
+    as_json: JsonOption = False, db: DbOption = None, quiet: QuietOption = False,
 ):
     """Check a single claim typed on the command line (scratch work unless --save).
 
@@ -164,10 +167,10 @@ def claim(
 
 @app.command()
 def explain(
-    claim_id: int = typer.Argument(..., help="claim id, as shown by check"),
-    run: Optional[int] = typer.Option(None, help="a specific run [default: the latest]"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-    db: Optional[Path] = DB,
+    claim_id: Annotated[int, typer.Argument(help="claim id, as shown by check")],
+    run: Annotated[Optional[int], typer.Option(help="a specific run [default: the latest]")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    db: DbOption = None,
 ):
     """Show the full evidence trail behind one claim's verdict.
 
@@ -182,8 +185,8 @@ def explain(
 
 @app.command()
 def demo(
-    db: Path = typer.Option(Path("demo/corpus.db"), "--db", help="where to build the demo corpus"),
-    fmt: Format = FORMAT, nli_model: Optional[str] = NLI, quiet: bool = QUIET,
+    db: Annotated[Path, typer.Option("--db", help="where to build the demo corpus")] = Path("demo/corpus.db"),
+    fmt: FormatOption = Format.table, nli_model: NliOption = None, quiet: QuietOption = False,
 ):
     """Build a small corpus from the bundled demo statements and check the bundled leak report."""
     from verify.cli.demo import DEMO_DIR
@@ -205,8 +208,8 @@ def demo(
 
 
 @app.command()
-def runs(db: Optional[Path] = DB, limit: int = typer.Option(20, help="how many, newest first"),
-         as_json: bool = typer.Option(False, "--json")):
+def runs(db: DbOption = None, limit: Annotated[int, typer.Option(help="how many, newest first")] = 20,
+         as_json: Annotated[bool, typer.Option("--json")] = False):
     """List check runs, newest first."""
     corpus = _corpus(db)
     summaries = corpus.run_summaries(limit)

@@ -6,7 +6,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -65,19 +65,24 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: importing rich's markdown renderer costs ~0.2 s per call
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-DB = typer.Option(None, "--db", envvar="VERIFY_DB", help="corpus database [default: ./corpus.db]")
-NLI = typer.Option(None, "--nli-model", envvar="VERIFY_NLI_MODEL",
-                   help="local NLI model directory, or 'none' for similarity only [default: the shipped model]")
-QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
-FORMAT = typer.Option(Format.table, "--format", "-f", help="how to print the verdicts")
-JSON = typer.Option(False, "--json", help="same as --format json")
-FAIL_ON = typer.Option(None, "--fail-on", help="exit 1 if any claim gets this label")
-K = typer.Option(5, "--k", "-k", min=1, max=100, help="official sentences retrieved per claim")
-RETRIEVAL = typer.Option(Retrieval.hybrid, "--retrieval", help="hybrid (dense + lexical), dense or lexical")
-SPEAKER = typer.Option(None, "--speaker", help="only statements by this speaker (case-insensitive substring)")
-AS_OF = typer.Option(None, "--as-of", help="only statements dated on or before YYYY-MM-DD")
-SIDE = typer.Option(None, "--side", help="affiliations whose statements count as official evidence, comma-separated "
-                    "(e.g. US,NATO), or 'any' [default: the corpus setting, see `verify speakers side`]")
+
+# The options several commands share, as Annotated types: `db: DbOption = None`.
+DbOption = Annotated[Optional[Path], typer.Option("--db", envvar="VERIFY_DB", help="corpus database [default: ./corpus.db]")]
+NliOption = Annotated[Optional[str], typer.Option(
+    "--nli-model", envvar="VERIFY_NLI_MODEL",
+    help="local NLI model directory, or 'none' for similarity only [default: the shipped model]")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="how to print the verdicts")]
+JsonOption = Annotated[bool, typer.Option("--json", help="same as --format json")]
+FailOnOption = Annotated[Optional[Label], typer.Option("--fail-on", help="exit 1 if any claim gets this label")]
+KOption = Annotated[int, typer.Option("--k", "-k", min=1, max=100, help="official sentences retrieved per claim")]
+RetrievalOption = Annotated[Retrieval, typer.Option("--retrieval", help="hybrid (dense + lexical), dense or lexical")]
+SpeakerOption = Annotated[Optional[str], typer.Option("--speaker",
+                                                      help="only statements by this speaker (case-insensitive substring)")]
+AsOfOption = Annotated[Optional[str], typer.Option("--as-of", help="only statements dated on or before YYYY-MM-DD")]
+SideOption = Annotated[Optional[str], typer.Option(
+    "--side", help="affiliations whose statements count as official evidence, comma-separated "
+                   "(e.g. US,NATO), or 'any' [default: the corpus setting, see `verify speakers side`]")]
 
 
 def _corpus(db: Optional[Path]):

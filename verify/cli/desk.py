@@ -3,20 +3,19 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from verify.cli.common import (
-    DB,
-    NLI,
-    QUIET,
-    RETRIEVAL,
+    DbOption,
     DriftFormat,
-    K,
+    KOption,
     Label,
+    NliOption,
+    QuietOption,
     Retrieval,
+    RetrievalOption,
     ReviewLabel,
     _checker,
     _corpus,
@@ -28,15 +27,17 @@ from verify.errors import InputError
 
 @app.command()
 def recheck(
-    reports: Optional[list[str]] = typer.Argument(None, help="report ids to recheck [default: with --all, every claim]"),
-    all_claims: bool = typer.Option(False, "--all", help="recheck every stored claim"),
-    fmt: DriftFormat = typer.Option(DriftFormat.table, "--format", "-f", help="how to print the drift report"),
-    fail_on: Optional[Label] = typer.Option(None, "--fail-on", help="exit 1 only if a claim drifts to this label"),
-    wait: float = typer.Option(0, "--wait", help="seconds to wait if another recheck holds the corpus"),
-    exhaustive: bool = typer.Option(False, "--exhaustive", help="retrieve every claim again, not only those "
-                                    "a new statement can reach (slower; equals a fresh check)"),
-    k: int = K, nli_model: Optional[str] = NLI, retrieval: Retrieval = RETRIEVAL,
-    db: Optional[Path] = DB, quiet: bool = QUIET,
+    reports: Annotated[Optional[list[str]],
+                       typer.Argument(help="report ids to recheck [default: with --all, every claim]")] = None,
+    all_claims: Annotated[bool, typer.Option("--all", help="recheck every stored claim")] = False,
+    fmt: Annotated[DriftFormat, typer.Option("--format", "-f", help="how to print the drift report")] = DriftFormat.table,
+    fail_on: Annotated[Optional[Label], typer.Option("--fail-on",
+                                                     help="exit 1 only if a claim drifts to this label")] = None,
+    wait: Annotated[float, typer.Option("--wait", help="seconds to wait if another recheck holds the corpus")] = 0,
+    exhaustive: Annotated[bool, typer.Option("--exhaustive", help="retrieve every claim again, not only those "
+                                    "a new statement can reach (slower; equals a fresh check)")] = False,
+    k: KOption = 5, nli_model: NliOption = None, retrieval: RetrievalOption = Retrieval.hybrid,
+    db: DbOption = None, quiet: QuietOption = False,
 ):
     """Recheck stored claims as the official corpus grows; report what changed and why.
 
@@ -102,8 +103,9 @@ def _render_drift(result, fmt: str) -> str:
 
 
 @app.command()
-def diff(run_a: int = typer.Argument(..., help="earlier run id"), run_b: int = typer.Argument(..., help="later run id"),
-         as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DB):
+def diff(run_a: Annotated[int, typer.Argument(help="earlier run id")], run_b: Annotated[int,
+                                              typer.Argument(help="later run id")],
+         as_json: Annotated[bool, typer.Option("--json")] = False, db: DbOption = None):
     """Compare the verdicts of two runs, claim by claim.
 
     Example: verify diff 3 7
@@ -128,8 +130,9 @@ def diff(run_a: int = typer.Argument(..., help="earlier run id"), run_b: int = t
 
 
 @app.command()
-def history(claim_id: int = typer.Argument(..., help="claim id"), as_json: bool = typer.Option(False, "--json"),
-            db: Optional[Path] = DB):
+def history(claim_id: Annotated[int, typer.Argument(help="claim id")],
+            as_json: Annotated[bool, typer.Option("--json")] = False,
+            db: DbOption = None):
     """A claim's verdicts over time, with human reviews.
 
     Example: verify history 12
@@ -150,11 +153,11 @@ def history(claim_id: int = typer.Argument(..., help="claim id"), as_json: bool 
 
 @app.command()
 def review(
-    claim_id: int = typer.Argument(..., help="claim id"),
-    label: ReviewLabel = typer.Option(..., "--label", help="the desk's label"),
-    note: str = typer.Option(..., "--note", help="why: the desk's reasoning, sources"),
-    by: Optional[str] = typer.Option(None, "--by", help="who reviewed [default: $USER]"),
-    db: Optional[Path] = DB,
+    claim_id: Annotated[int, typer.Argument(help="claim id")],
+    label: Annotated[ReviewLabel, typer.Option("--label", help="the desk's label")],
+    note: Annotated[str, typer.Option("--note", help="why: the desk's reasoning, sources")],
+    by: Annotated[Optional[str], typer.Option("--by", help="who reviewed [default: $USER]")] = None,
+    db: DbOption = None,
 ):
     """Record a desk's judgement of a claim (append-only: the audit trail).
 

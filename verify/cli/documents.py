@@ -3,23 +3,22 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
-from verify.cli.common import DB, Kind, _corpus, _note, app
+from verify.cli.common import DbOption, Kind, _corpus, _note, app
 from verify.errors import InputError
 
 
 @app.command()
 def documents(
-    kind: Optional[Kind] = typer.Option(None, "--kind", help="only documents of this kind"),
-    publisher: Optional[str] = typer.Option(None, "--publisher", help="publisher contains this"),
-    speaker: Optional[str] = typer.Option(None, "--speaker", help="document speaker contains this"),
-    since: Optional[str] = typer.Option(None, "--since", help="published on or after YYYY-MM-DD"),
-    search: Optional[str] = typer.Option(None, "--search", help="title or source file contains this"),
-    as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DB,
+    kind: Annotated[Optional[Kind], typer.Option("--kind", help="only documents of this kind")] = None,
+    publisher: Annotated[Optional[str], typer.Option("--publisher", help="publisher contains this")] = None,
+    speaker: Annotated[Optional[str], typer.Option("--speaker", help="document speaker contains this")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="published on or after YYYY-MM-DD")] = None,
+    search: Annotated[Optional[str], typer.Option("--search", help="title or source file contains this")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False, db: DbOption = None,
 ):
     """List the documents in the corpus, newest first.
 
@@ -42,14 +41,14 @@ def documents(
 
 @app.command()
 def document(
-    doc_id: int = typer.Argument(..., help="document id (see `verify documents`)"),
-    speaker: Optional[str] = typer.Option(None, "--speaker", help="set who speaks where the text does not say"),
-    date: Optional[str] = typer.Option(None, "--date", help="set the publication date, YYYY-MM-DD"),
-    publisher: Optional[str] = typer.Option(None, "--publisher", help="set the publisher"),
-    url: Optional[str] = typer.Option(None, "--url", help="set the source URL"),
-    title: Optional[str] = typer.Option(None, "--title", help="set the title"),
-    by: Optional[str] = typer.Option(None, "--by", help="who made the correction [default: $USER]"),
-    as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DB,
+    doc_id: Annotated[int, typer.Argument(help="document id (see `verify documents`)")],
+    speaker: Annotated[Optional[str], typer.Option("--speaker", help="set who speaks where the text does not say")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", help="set the publication date, YYYY-MM-DD")] = None,
+    publisher: Annotated[Optional[str], typer.Option("--publisher", help="set the publisher")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="set the source URL")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="set the title")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="who made the correction [default: $USER]")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False, db: DbOption = None,
 ):
     """Show a document, or correct its metadata (each change is recorded).
 
@@ -95,10 +94,10 @@ def document(
 
 @app.command()
 def remove(
-    doc_id: int = typer.Argument(..., help="document id (see `verify documents`)"),
-    force: bool = typer.Option(False, "--force", help="remove it even though verdicts rely on it"),
-    by: Optional[str] = typer.Option(None, "--by", help="who removed it [default: $USER]"),
-    db: Optional[Path] = DB,
+    doc_id: Annotated[int, typer.Argument(help="document id (see `verify documents`)")],
+    force: Annotated[bool, typer.Option("--force", help="remove it even though verdicts rely on it")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="who removed it [default: $USER]")] = None,
+    db: DbOption = None,
 ):
     """Take a document out of the corpus (kept for the audit trail; never searched again).
 
@@ -119,7 +118,7 @@ app.add_typer(speakers_app, name="speakers")
 
 
 @speakers_app.callback()
-def speakers_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DB):
+def speakers_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False, db: DbOption = None):
     """List speakers with their affiliation, role, how it was found and how many sentences they said.
 
     Example: verify speakers
@@ -141,11 +140,12 @@ def speakers_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
 
 @speakers_app.command("set")
 def speakers_set(
-    name: str = typer.Argument(..., help="the speaker's name as listed by `verify speakers`"),
-    affiliation: Optional[str] = typer.Option(None, "--affiliation", help="the side they speak for, e.g. US; '' to clear"),
-    role: Optional[str] = typer.Option(None, "--role", help="their title, e.g. 'US ambassador to NATO'"),
-    by: Optional[str] = typer.Option(None, "--by", help="who made the correction [default: $USER]"),
-    db: Optional[Path] = DB,
+    name: Annotated[str, typer.Argument(help="the speaker's name as listed by `verify speakers`")],
+    affiliation: Annotated[Optional[str], typer.Option("--affiliation",
+                                                       help="the side they speak for, e.g. US; '' to clear")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="their title, e.g. 'US ambassador to NATO'")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="who made the correction [default: $USER]")] = None,
+    db: DbOption = None,
 ):
     """Correct a speaker's affiliation or role (later ingests never overwrite it).
 
@@ -162,9 +162,9 @@ def speakers_set(
 
 @speakers_app.command("side")
 def speakers_side(
-    sides: Optional[list[str]] = typer.Argument(None, help="affiliations whose statements count, e.g. US NATO"),
-    clear: bool = typer.Option(False, "--clear", help="no official side: every speaker counts"),
-    db: Optional[Path] = DB,
+    sides: Annotated[Optional[list[str]], typer.Argument(help="affiliations whose statements count, e.g. US NATO")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="no official side: every speaker counts")] = False,
+    db: DbOption = None,
 ):
     """Show or set the official side of this corpus: only its statements decide verdicts.
 
@@ -184,7 +184,7 @@ def speakers_side(
 
 
 @speakers_app.command("reattribute")
-def speakers_reattribute(db: Optional[Path] = DB):
+def speakers_reattribute(db: DbOption = None):
     """Attribute every stored sentence again (after upgrading verify); nothing is re-embedded.
 
     Example: verify speakers reattribute && verify recheck --all

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
-from verify.cli.common import DB, ExportFormat, _corpus, _note, app
+from verify.cli.common import DbOption, ExportFormat, _corpus, _note, app
 from verify.errors import InputError
 
 
 @app.command()
 def report(
-    report_id: str = typer.Argument(..., help="id of a checked report"),
-    html: Path = typer.Option(..., "--html", help="output file (one self-contained page)"),
-    db: Optional[Path] = DB,
+    report_id: Annotated[str, typer.Argument(help="id of a checked report")],
+    html: Annotated[Path, typer.Option("--html", help="output file (one self-contained page)")],
+    db: DbOption = None,
 ):
     """Write an HTML report for editors: highlighted claims, verdicts, evidence side by side.
 
@@ -40,17 +40,17 @@ def _write(path: Path, text: str) -> None:
 
 @app.command("export")
 def export_cmd(
-    fmt: ExportFormat = typer.Option(ExportFormat.jsonl, "--format", "-f",
-                                     help="claimreview: schema.org ClaimReview JSON-LD"),
-    report_id: Optional[int] = typer.Option(None, "--report", help="only this report's claims"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write [default: stdout]"),
-    desk: Optional[str] = typer.Option(None, "--desk", envvar="VERIFY_DESK",
-                                       help="claimreview: the organisation publishing the reviews (their author)"),
-    desk_url: Optional[str] = typer.Option(None, "--desk-url", envvar="VERIFY_DESK_URL",
-                                           help="claimreview: the page the reviews appear on"),
-    include_unreviewed: bool = typer.Option(False, "--include-unreviewed",
-                                            help="claimreview: also machine verdicts no one reviewed, marked as such"),
-    db: Optional[Path] = DB,
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f",
+                                              help="claimreview: schema.org ClaimReview JSON-LD")] = ExportFormat.jsonl,
+    report_id: Annotated[Optional[int], typer.Option("--report", help="only this report's claims")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write [default: stdout]")] = None,
+    desk: Annotated[Optional[str], typer.Option(
+        "--desk", envvar="VERIFY_DESK", help="claimreview: the organisation publishing the reviews (their author)")] = None,
+    desk_url: Annotated[Optional[str], typer.Option("--desk-url", envvar="VERIFY_DESK_URL",
+                                                    help="claimreview: the page the reviews appear on")] = None,
+    include_unreviewed: Annotated[bool, typer.Option(
+        "--include-unreviewed", help="claimreview: also machine verdicts no one reviewed, marked as such")] = False,
+    db: DbOption = None,
 ):
     """Export the latest verdict of every claim.
 

@@ -3,21 +3,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
-from verify.cli.common import DB, NLI, QUIET, RETRIEVAL, K, Retrieval, _corpus, _nli, _note, _Progress, app
+from verify.cli.common import (
+    DbOption,
+    KOption,
+    NliOption,
+    QuietOption,
+    Retrieval,
+    RetrievalOption,
+    _corpus,
+    _nli,
+    _note,
+    _Progress,
+    app,
+)
 
 
 @app.command("eval")
 def eval_cmd(
-    claims: Path = typer.Argument(..., help="labelled claims JSONL (see README: evaluation format)"),
-    pool: Optional[Path] = typer.Option(None, help="pool JSONL of official sentences [default: the claims' evidence]"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
-    limit: Optional[int] = typer.Option(None, help="only the first N claims"),
-    per_claim: bool = typer.Option(False, "--per-claim", help="also each claim's gold and predicted label and evidence"),
-    k: int = K, nli_model: Optional[str] = NLI, retrieval: Retrieval = RETRIEVAL, quiet: bool = QUIET,
+    claims: Annotated[Path, typer.Argument(help="labelled claims JSONL (see README: evaluation format)")],
+    pool: Annotated[Optional[Path],
+                    typer.Option(help="pool JSONL of official sentences [default: the claims' evidence]")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N claims")] = None,
+    per_claim: Annotated[bool, typer.Option("--per-claim",
+                                            help="also each claim's gold and predicted label and evidence")] = False,
+    k: KOption = 5, nli_model: NliOption = None, retrieval: RetrievalOption = Retrieval.hybrid, quiet: QuietOption = False,
 ):
     """Measure verdict quality on labelled claims: accuracy, macro-F1, confusion, recall@5.
 
@@ -62,12 +76,12 @@ def eval_cmd(
 
 @app.command()
 def calibrate(
-    claims: list[Path] = typer.Argument(..., help="labelled claims JSONL files (eval format)"),
-    limit: Optional[int] = typer.Option(None, help="only the first N claims of each file"),
-    save_default: bool = typer.Option(False, "--save-default",
-                                      help="also write verify/calibration.json (the shipped default)"),
-    as_json: bool = typer.Option(False, "--json", help="print the whole record"),
-    k: int = K, nli_model: Optional[str] = NLI, db: Optional[Path] = DB, quiet: bool = QUIET,
+    claims: Annotated[list[Path], typer.Argument(help="labelled claims JSONL files (eval format)")],
+    limit: Annotated[Optional[int], typer.Option(help="only the first N claims of each file")] = None,
+    save_default: Annotated[bool, typer.Option("--save-default",
+                                               help="also write verify/calibration.json (the shipped default)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole record")] = False,
+    k: KOption = 5, nli_model: NliOption = None, db: DbOption = None, quiet: QuietOption = False,
 ):
     """Fit decision thresholds and score calibration on labelled claims; store them in the corpus.
 
