@@ -6,6 +6,7 @@ the grown corpus. Any claim with a new sentence in either list must pass the pre
 claims it lets through whose evidence turns out unchanged cost a retrieval, not NLI.
 """
 import random
+import shutil
 
 import pytest
 
@@ -15,6 +16,7 @@ from verify.pipeline.claims import split_frame
 from verify.pipeline.embed import embed_cached
 from verify.pipeline.recheck import _latest, recheck
 from verify.pipeline.retrieve import could_enter, lexical_search, retrieve
+from verify.store.corpus import Corpus
 
 from conftest import FakeEmbedder, FakeNLI, make_document
 
@@ -33,9 +35,12 @@ def sentence(rng: random.Random) -> str:
     return f"The {a} of {e} said that the {b} and the {c} will be at the {d} near {f}."
 
 
-@pytest.fixture
-def grown(corpus):
-    """300 official sentences, 40 claims checked once, then 3 new official sentences (1%)."""
+@pytest.fixture(scope="module")
+def grown_template(tmp_path_factory):
+    """300 official sentences, 40 claims checked once, then 3 new official sentences (1%):
+    built once per module, copied for each test (the tests recheck it)."""
+    path = tmp_path_factory.mktemp("grown") / "corpus.db"
+    corpus = Corpus(path)
     rng = random.Random(5)
     official = [sentence(rng) for _ in range(300)]
     for i in range(0, 300, 50):
@@ -43,16 +48,33 @@ def grown(corpus):
                                           source=f"test:official:{i}"))
     with corpus.transaction():
         claim_ids = [corpus.claim_for_text(sentence(rng)) for _ in range(40)]
+    run = Checker(corpus, embedder=FakeEmbedder(), nli=FakeNLI(), k=3).check_claim_ids(claim_ids)
+    setup = {k: run.manifest[k] for k in SETUP_KEYS}
+    seen = run.manifest["max_official_sentence_id"]
+    corpus.add_document(make_document("official", "\n".join(sentence(rng) for _ in range(3)),
+                                      published="2022-02-03", source="test:official:new"))
+    corpus.close()  # the last connection: the WAL is checkpointed into the file
+    return path, claim_ids, setup, seen
+
+
+@pytest.fixture
+def corpus(request, tmp_path):
+    """A fresh corpus, or for tests that use ``grown`` a copy of the grown one."""
+    if "grown" in request.fixturenames:
+        shutil.copy(request.getfixturevalue("grown_template")[0], tmp_path / "corpus.db")
+    c = Corpus(tmp_path / "corpus.db")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def grown(grown_template, corpus):
+    _, claim_ids, setup, seen = grown_template
     embedder, nli = FakeEmbedder(), FakeNLI()
 
     def make_checker():
         return Checker(corpus, embedder=embedder, nli=nli, k=3)
 
-    run = make_checker().check_claim_ids(claim_ids)
-    setup = {k: run.manifest[k] for k in SETUP_KEYS}
-    seen = run.manifest["max_official_sentence_id"]
-    corpus.add_document(make_document("official", "\n".join(sentence(rng) for _ in range(3)),
-                                      published="2022-02-03", source="test:official:new"))
     return claim_ids, make_checker, setup, seen
 
 
