@@ -25,17 +25,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from verify.pipeline.check import Checker  # noqa: E402
-from verify.pipeline.ingest import ingest_paths  # noqa: E402
 from verify.store.corpus import Corpus  # noqa: E402
 
-from seed_expectations import (  # noqa: E402
-    EXPECTED,
-    MODEL_PROBES,
-    OFFICIAL_SIDE,
-    PUBLISHERS,
-    REPORT_DATE,
-    RULE_PROBES,
-)
+from seed_expectations import EXPECTED, MODEL_PROBES, RULE_PROBES, ingest_seed_case  # noqa: E402
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 
@@ -49,14 +41,9 @@ def main(argv=None) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Corpus(Path(tmp) / "corpus.db")
-        for path in sorted(SEEDS.glob("*.txt")):
-            if path.name[:3] in PUBLISHERS:
-                publisher, date = PUBLISHERS[path.name[:3]]
-                ingest_paths(corpus, "official", [path], {"publisher": publisher, "date": date})
-        corpus.set_official_side(OFFICIAL_SIDE)
-        [report] = ingest_paths(corpus, "report", [next(SEEDS.glob("002_*.txt"))], {"date": REPORT_DATE})
+        report = ingest_seed_case(corpus, SEEDS)
         checker = Checker(corpus, nli=args.nli_model)
-        run = checker.check_document(report.document_id)
+        run = checker.check_document(report)
         right = 0
         for fragment, (labels, why) in EXPECTED.items():
             [r] = [r for r in run.results if fragment.lower() in r.text.lower()]

@@ -7,10 +7,25 @@ consistent or novel; none of the 24 is contradicted by anything an official said
 Used by tests/test_slow_quality.py and scripts/seed_report.py.
 """
 
+from verify.pipeline.ingest import ingest_paths
+
 PUBLISHERS = {"000": ("Euronews", "2022-01-26"), "001": ("U.S. Department of State", "2022-01-10"),
               "003": ("Euronews", "2022-01-12"), "004": ("POLITICO", "2022-01-13")}
 REPORT_DATE = "2022-02-02"
 OFFICIAL_SIDE = ["US", "NATO"]
+
+
+def ingest_seed_case(corpus, seeds) -> int:
+    """Ingest the seed case as a desk would: each official seed with its publisher and date,
+    the official side set to the US and NATO, then the leak report (002). Returns its id."""
+    for path in sorted(seeds.glob("*.txt")):
+        if path.name[:3] in PUBLISHERS:
+            publisher, date = PUBLISHERS[path.name[:3]]
+            (r,) = ingest_paths(corpus, "official", [path], {"publisher": publisher, "date": date})
+            assert r.error is None, r.error
+    corpus.set_official_side(OFFICIAL_SIDE)
+    [report] = ingest_paths(corpus, "report", [next(seeds.glob("002_*.txt"))], {"date": REPORT_DATE})
+    return report.document_id
 
 C, N = "consistent", "novel"
 # claim (a fragment of it) -> labels an editor would publish, and why

@@ -406,3 +406,19 @@ def test_the_table_follows_the_terminal_width(monkeypatch):
     assert render._width() == 100
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
     assert render._width() == 160
+
+
+def test_the_cli_choices_are_the_librarys():
+    from verify.cli.common import ExportFormat, Format, Kind, Label, Retrieval, ReviewLabel
+    from verify.outputs.export import EXPORT_FORMATS
+    from verify.outputs.render import FORMATS
+    from verify.pipeline.ingest import KINDS
+    from verify.pipeline.retrieve import MODES
+    from verify.pipeline.verdict import LABELS
+    from verify.store.corpus import REMOVED
+
+    assert [m.value for m in Format] == list(FORMATS) and [m.value for m in Label] == list(LABELS)
+    assert [m.value for m in ReviewLabel] == [*LABELS, "unsure"]
+    assert [m.value for m in Retrieval] == list(MODES)
+    assert [m.value for m in ExportFormat] == list(EXPORT_FORMATS)
+    assert [m.value for m in Kind] == [*KINDS, REMOVED]

@@ -10,12 +10,11 @@ and probe against it, including the probes that only a stronger NLI model gets r
 import pytest
 
 from verify.pipeline.check import Checker
-from verify.pipeline.ingest import ingest_paths
 from verify.pipeline.nli import BUNDLED_NLI
 from verify.store.corpus import Corpus
 
 from conftest import SEEDS
-from seed_expectations import EXPECTED, OFFICIAL_SIDE, PUBLISHERS, REPORT_DATE, RULE_PROBES
+from seed_expectations import EXPECTED, RULE_PROBES, ingest_seed_case
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (BUNDLED_NLI / "config.json").exists(), reason="shipped NLI model missing")]
@@ -33,15 +32,9 @@ def seed_run(tmp_path_factory, real_embedder):
     if not SEEDS.exists():
         pytest.skip("../shared/seeds not present")
     corpus = Corpus(tmp_path_factory.mktemp("quality") / "corpus.db")
-    for path in sorted(SEEDS.glob("*.txt")):
-        if path.name[:3] in PUBLISHERS:
-            publisher, date = PUBLISHERS[path.name[:3]]
-            (r,) = ingest_paths(corpus, "official", [path], {"publisher": publisher, "date": date})
-            assert r.error is None, r.error
-    corpus.set_official_side(OFFICIAL_SIDE)
-    [report] = ingest_paths(corpus, "report", [next(SEEDS.glob("002_*.txt"))], {"date": REPORT_DATE})
+    report = ingest_seed_case(corpus, SEEDS)
     checker = Checker(corpus, embedder=real_embedder, nli="auto")
-    return checker, checker.check_document(report.document_id)
+    return checker, checker.check_document(report)
 
 
 def verdict_for(run, fragment):

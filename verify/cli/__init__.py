@@ -24,6 +24,9 @@ def version():
     typer.echo(f"verify {__version__}")
 
 
+INTERRUPTED = "interrupted; nothing half-written was kept"
+
+
 def main() -> None:
     import importlib
 
@@ -37,15 +40,12 @@ def main() -> None:
     except no_args as e:
         e.show()
         sys.exit(e.exit_code)
-    except cx.UsageError as e:
-        where = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
-        _err(" ".join(e.format_message().split()) + where)
+    except cx.ClickException as e:  # a bad option or value, an unknown command
+        usage = isinstance(e, cx.UsageError) and e.ctx is not None
+        _err(" ".join(e.format_message().split()) + (f" (see `{e.ctx.command_path} --help`)" if usage else ""))
         sys.exit(e.exit_code)
-    except cx.ClickException as e:
-        _err(" ".join(e.format_message().split()))
-        sys.exit(e.exit_code)
-    except typer.Abort:
-        _err("interrupted; nothing half-written was kept")
+    except (typer.Abort, KeyboardInterrupt):
+        _err(INTERRUPTED)
         sys.exit(130)
     except VerifyError as e:
         _err(str(e))
@@ -56,13 +56,6 @@ def main() -> None:
     except sqlite3.DatabaseError as e:
         _err(f"database damaged or not a verify corpus: {e}")
         sys.exit(2)
-    except KeyboardInterrupt:
-        _err("interrupted; nothing half-written was kept")
-        sys.exit(130)
-    except SystemExit as e:  # typer turns Ctrl-C into a silent exit 130
-        if e.code == 130:
-            _err("interrupted; nothing half-written was kept")
-        raise
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:  # a bug: still one line, and the details on request
@@ -71,6 +64,6 @@ def main() -> None:
         _err(f"unexpected {type(e).__name__}: {e} (set VERIFY_DEBUG=1 for details)")
         sys.exit(2)
     if isinstance(code, int) and not isinstance(code, bool) and code:  # typer.Exit(code) from a command
-        if code == 130:  # typer turns Ctrl-C into exit 130
-            _err("interrupted; nothing half-written was kept")
+        if code == 130:  # typer turns Ctrl-C inside a command into exit 130
+            _err(INTERRUPTED)
         sys.exit(code)

@@ -10,14 +10,20 @@ from typing import Annotated, Optional
 
 import typer
 
+from verify.outputs.render import FORMATS
+from verify.pipeline.verdict import LABELS
+
 
 # The choices an option takes: typer checks them and lists them in --help and in the error.
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    markdown = "markdown"
+# Made from the library's own lists where importing them costs nothing at start-up (render and
+# verdict are plain Python); tests/test_cli.py holds the others to their library twins.
+def _choices(name: str, values) -> type[StrEnum]:
+    return StrEnum(name, [(v, v) for v in values])
+
+
+Format = _choices("Format", FORMATS)
+Label = _choices("Label", LABELS)
+ReviewLabel = _choices("ReviewLabel", [*LABELS, "unsure"])
 
 
 class DriftFormat(StrEnum):
@@ -31,19 +37,6 @@ class ExportFormat(StrEnum):
     csv = "csv"
     markdown = "markdown"
     claimreview = "claimreview"
-
-
-class Label(StrEnum):
-    consistent = "consistent"
-    novel = "novel"
-    contradictory = "contradictory"
-
-
-class ReviewLabel(StrEnum):
-    consistent = "consistent"
-    novel = "novel"
-    contradictory = "contradictory"
-    unsure = "unsure"
 
 
 class Kind(StrEnum):

@@ -458,7 +458,9 @@ def reattribute(corpus, doc_ids: Sequence[int] | None = None) -> int:
                                             known_names=list(corpus.known_speakers().values()))):
             if span.attribution != "transcript":
                 span.speaker, span.attribution, span.cue, span.role = a.speaker, a.kind, a.cue, a.role
-        changed += corpus.set_attributions(doc_id, spans)
+        changed += sum((new.speaker, new.attribution) != (old.speaker, old.attribution)
+                       for new, old in zip(spans, stored))
+        corpus.set_attributions(doc, spans)
     return changed
 
 

@@ -312,10 +312,11 @@ class Checker:
                           if e.similarity >= t.related)
         out = []
         for text, parts, claim_text, evs, row in zip(texts, claim_clauses, original, per_claim, hits):
+            claim_negative = negated(text)
             for e in evs:
                 e.sentence["relation"] = relation(e.sentence.get("published"), report_date)
                 e.overlap = subject_overlap(text, e.sentence["text"])
-                e.both_negative = negated(text) and negated(e.sentence["text"])
+                e.both_negative = claim_negative and negated(e.sentence["text"])
                 if e.similarity >= t.related:
                     e.mismatches = mismatches(text, e.sentence["text"])
                     e.flags += [f"mismatch {m}" for m in e.mismatches]
@@ -463,9 +464,10 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
 
     t = run_thresholds(manifest)
     proposition = claim.get("proposition") or split_frame(claim["text"])[1]
+    claim_negative = negated(proposition)
     for e in evidence:
         e.overlap = subject_overlap(proposition, e.sentence["text"])
-        e.both_negative = negated(proposition) and negated(e.sentence["text"])
+        e.both_negative = claim_negative and negated(e.sentence["text"])
         if e.similarity >= t.related:
             e.mismatches = mismatches(proposition, e.sentence["text"])
             if e.counted and t.forced_mismatch:

@@ -65,16 +65,14 @@ def fit(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds | No
     def run(t: Thresholds):
         return [decide(evs, t, nli=nli, quotes=v.quotes, clauses=v.clauses) for _, v, evs in scored]
 
-    def contradiction_precision(labels) -> float:
-        return metrics(gold, labels)["per_label"]["contradictory"]["precision"]
-
     # A false contradiction is the costliest error a desk can publish, so the fit may not buy
     # macro-F1 with it: settings whose contradiction precision falls below the defaults' are out.
     before = run(base)
-    floor = contradiction_precision([v.label for v in before])
+    floor = metrics(gold, [v.label for v in before])["per_label"]["contradictory"]["precision"]
 
     def objective(labels) -> float:
-        return metrics(gold, labels)["macro_f1"] if contradiction_precision(labels) >= floor - 1e-9 else -1.0
+        m = metrics(gold, labels)
+        return m["macro_f1"] if m["per_label"]["contradictory"]["precision"] >= floor - 1e-9 else -1.0
 
     best = (objective([v.label for v in before]), base)
     grid = GRID if nli else {"sim_consistent": [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]}

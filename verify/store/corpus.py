@@ -522,21 +522,16 @@ class Corpus:
                     "select id, start, end, text, speaker, attribution from sentences where document_id = ? "
                     "order by position", [doc_id])]
 
-    def set_attributions(self, doc_id: int, spans: list[SentenceSpan]) -> int:
-        """Store new speakers for a document's sentences (``stored_spans`` ids), register the
-        speakers, and return how many sentences changed speaker or attribution."""
-        doc = self.document(doc_id)
-        before = {sp.id: (sp.speaker, sp.attribution) for sp in self.stored_spans(doc_id)}
+    def set_attributions(self, doc: dict, spans: list[SentenceSpan]) -> None:
+        """Store new speakers for a document's sentences (``stored_spans`` ids) and register
+        the speakers. ``doc`` is the document's row (``document``)."""
         record = Document(kind=doc["kind"], text=doc["text"], publisher=doc["publisher"], speaker=doc["speaker"],
                           sentences=spans)
-        changed = 0
         with self.transaction():
             for span in spans:
-                changed += before.get(span.id) != (span.speaker, span.attribution)
                 self.conn.execute("update sentences set speaker = ?, attribution = ?, cue = ? where id = ?",
                                   [span.speaker, span.attribution, span.cue, span.id])
             self._register_speakers(record, [{"speaker": sp.speaker, "attribution": sp.attribution} for sp in spans])
-        return changed
 
     def document_ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("select id from documents order by id")]
