@@ -24,7 +24,7 @@ test: setup
 	$(BIN)/python -m pytest -q tests
 
 test-fast: setup
-	FUZZ_EXAMPLES=50 $(BIN)/python -m pytest -q -m "not slow and not crash and not subprocess and not browser" tests
+	FUZZ_EXAMPLES=50 $(BIN)/python -m pytest -q -m "not slow and not crash and not subprocess and not browser and not postgres" tests
 
 lint: setup
 	$(BIN)/ruff check verify scripts tests

@@ -93,6 +93,45 @@ def make_document(kind: str, text: str, **meta):
     return build_document(kind, text, meta, source=meta.pop("source", f"test:{kind}"), fmt="txt")
 
 
+# --- PostgreSQL: a throw-away cluster (tests/pgserver.py) -----------------------------------
+
+def pytest_collection_modifyitems(items):
+    # Every test that uses the cluster is marked `postgres`, so `make test-fast` can leave
+    # them out like the other tests that start processes.
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "pg_server" in item.fixturenames or "pg_dsn" in item.fixturenames or params.get("store") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from pgserver import start_server
+
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server):
+    """The URL of a new, empty database on the test cluster, dropped after the test."""
+    dsn = pg_server.new_database()
+    yield dsn
+    pg_server.drop_database(dsn)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """A fresh corpus in each backend: the store's tests run against both."""
+    from verify.store import open_corpus
+
+    target = str(tmp_path / "corpus.db") if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
+    c = open_corpus(target, user="ana")
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def populated(corpus):
     """The corpus with two official statements and one leak report; returns the report id."""

@@ -157,7 +157,10 @@ def test_a_real_migration_failing_half_way_leaves_the_previous_version(tmp_path,
         assert not names & set(VIEWS)
     if failing == 5:  # migration 6 rebuilds two of them: the old ones stand
         assert "speakers" not in names and set(VIEWS) <= names
-    assert [tuple(r) for r in conn.execute("select * from documents order by rowid")] == old["snapshot"]["documents"]
+    width = len(old["snapshot"]["documents"][0])  # columns later migrations added are empty
+    rows = [tuple(r) for r in conn.execute("select * from documents order by rowid")]
+    assert [r[:width] for r in rows] == old["snapshot"]["documents"]
+    assert all(v is None for r in rows for v in r[width:])
     conn.close()
     assert ck.db_problems(path) == []
     corpus = Corpus(path)  # the real migrations, later: the upgrade completes

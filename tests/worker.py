@@ -3,9 +3,11 @@
 Usage::
 
     python tests/worker.py DB ingest KIND PATH...        # verify.pipeline.ingest.ingest_paths
-    python tests/worker.py DB index                      # VectorIndex(corpus, FakeEmbedder()).ensure()
+    python tests/worker.py DB index                      # open_index(corpus, FakeEmbedder()).ensure()
     python tests/worker.py DB check REPORT_PATH          # ingest the report, Checker(...).check_documents
-    python tests/worker.py DB recheck [--wait SECONDS]   # verify.pipeline.recheck.recheck under corpus_lock
+    python tests/worker.py DB recheck [--wait SECONDS]   # verify.pipeline.recheck.recheck under the recheck lock
+
+DB is a corpus.db path or a postgresql:// URL.
     python tests/worker.py DB cli ARGS...                # the real `verify` command line, fake models
 
 The worker prints ``ready`` on stdout once the corpus is open (so a test can time a kill
@@ -205,7 +207,7 @@ def cmd_ingest(corpus, kind: str, paths: list[str]) -> dict:
 
 
 def cmd_index(corpus) -> dict:
-    from verify.pipeline.index import VectorIndex
+    from verify.pipeline.index import open_index
 
     from fakes import FakeEmbedder
 
@@ -217,7 +219,7 @@ def cmd_index(corpus) -> dict:
         done += n
         print(f"indexed {done}", flush=True)
 
-    status = VectorIndex(corpus, embedder).ensure(progress=progress)
+    status = open_index(corpus, embedder).ensure(progress=progress)
     return {"action": status.action, "count": status.count, "added": status.added, "reason": status.reason,
             "texts_encoded": embedder.texts_encoded}
 
@@ -243,9 +245,9 @@ def cmd_check(corpus, report: str) -> dict:
 
 
 def cmd_recheck(corpus, wait: float) -> dict:
-    from verify.pipeline.recheck import corpus_lock, recheck
+    from verify.pipeline.recheck import recheck
 
-    with corpus_lock(corpus.path, wait):
+    with corpus.exclusive("recheck", wait):
         result = recheck(corpus, lambda: make_checker(corpus), setup=setup_for(corpus))
     return {"run_id": result.run_id, "claims": result.claims, "rescored": result.rescored,
             "carried": result.carried, "model_loaded": result.model_loaded}
@@ -281,12 +283,12 @@ def main(argv: list[str]) -> int:
     if command == "cli":
         return cmd_cli(db, rest)
     from verify.errors import VerifyError
-    from verify.store.corpus import Corpus
+    from verify.store import open_corpus
 
     if os.environ.get("WORKER_SLOW_INGEST_MS"):
         _slow_ingest()
     try:
-        corpus = Corpus(db)
+        corpus = open_corpus(db)
         _ready()
         if command == "ingest":
             result = cmd_ingest(corpus, rest[0], rest[1:])

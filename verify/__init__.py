@@ -27,7 +27,7 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 __version__ = "0.1.0"
 
-__all__ = ["Corpus", "Checker", "VerifyError", "__version__"]
+__all__ = ["Corpus", "Checker", "VerifyError", "open_corpus", "__version__"]
 
 
 def __getattr__(name: str):
@@ -36,6 +36,10 @@ def __getattr__(name: str):
         from verify.store.corpus import Corpus
 
         return Corpus
+    if name == "open_corpus":  # a corpus.db path or a postgresql:// URL
+        from verify.store import open_corpus
+
+        return open_corpus
     if name == "Checker":
         from verify.pipeline.check import Checker
 

@@ -59,6 +59,13 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:  # a bug: still one line, and the details on request
+        psycopg = sys.modules.get("psycopg")  # a PostgreSQL corpus: the server went away, or refused
+        if psycopg is not None and isinstance(e, psycopg.Error):
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            lost = isinstance(e, psycopg.OperationalError)
+            _err(f"database {'connection lost' if lost else 'error'}: {first}"
+                 + (" (nothing half-written was kept; run the command again)" if lost else ""))
+            sys.exit(2)
         if os.environ.get("VERIFY_DEBUG"):
             raise
         _err(f"unexpected {type(e).__name__}: {e} (set VERIFY_DEBUG=1 for details)")

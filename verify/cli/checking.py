@@ -9,6 +9,7 @@ import typer
 
 from verify.cli.common import (
     AsOfOption,
+    ByOption,
     DbOption,
     FailOnOption,
     Format,
@@ -79,17 +80,18 @@ def ingest(
 
 @app.command()
 def index(db: DbOption = None, quiet: QuietOption = False):
-    """Build or update the FAISS index of official sentences in embeddings/."""
+    """Build or update the vector index of official sentences (FAISS files in embeddings/ beside
+    corpus.db; a pgvector table in a PostgreSQL corpus)."""
     from verify.loading import embedder
-    from verify.pipeline.index import VectorIndex
+    from verify.pipeline.index import open_index
 
     corpus = _corpus(db)
-    idx = VectorIndex(corpus, embedder())
+    idx = open_index(corpus, embedder())
     total = corpus.official_sentence_count()
     with _Progress("index", total, quiet) as advance:
         status = idx.ensure(progress=advance)
     typer.echo(f"index {status.action}: {status.count} official sentences, {status.added} added"
-               + (f" ({status.reason})" if status.reason else "") + f" -> {idx.path}")
+               + (f" ({status.reason})" if status.reason else "") + f" -> {idx.location}")
 
 
 @app.command()
@@ -104,14 +106,14 @@ def check(
     side: SideOption = None,
     any_language: Annotated[bool, typer.Option("--any-language",
                                                help="ingest a report that does not look like English")] = False,
-    as_json: JsonOption = False, db: DbOption = None, quiet: QuietOption = False,
+    as_json: JsonOption = False, db: DbOption = None, quiet: QuietOption = False, by: ByOption = None,
 ):
     """Check every claim in a leak report against the official corpus.
 
     Example: verify check leak.md --date 2022-02-02 --fail-on contradictory
     """
     fmt = "json" if as_json else fmt
-    corpus = _corpus(db)
+    corpus = _corpus(db, by)
     doc_ids = _report_ids(corpus, report, {"date": date, "url": url, "title": title, "publisher": publisher}, quiet,
                           any_language)
     checker = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of, side)
@@ -148,7 +150,7 @@ def claim(
     side: SideOption = None,
     save: Annotated[bool, typer.Option("--save",
                                        help="keep the claim and its verdict (for explain, export, recheck)")] = False,
-    as_json: JsonOption = False, db: DbOption = None, quiet: QuietOption = False,
+    as_json: JsonOption = False, db: DbOption = None, quiet: QuietOption = False, by: ByOption = None,
 ):
     """Check a single claim typed on the command line (scratch work unless --save).
 
@@ -158,7 +160,7 @@ def claim(
     from verify.pipeline.claims import validate_claim_text
 
     validate_claim_text(text)  # before loading any model
-    corpus = _corpus(db)
+    corpus = _corpus(db, by)
     run = _checker(corpus, nli_model, k, quiet, retrieval, speaker, as_of, side).check_text(text, save=save)
     if not save:
         _note("not saved: exports, rechecks and diffs will not see it (--save keeps it)", quiet)
@@ -219,4 +221,4 @@ def runs(db: DbOption = None, limit: Annotated[int, typer.Option(help="how many,
     for d in summaries:
         typer.echo(f"{d['id']:>5}  {d['started_at']}  {d['status']:<7} {d['claims']:>4} claims: "
                    f"{d['consistent'] or 0} consistent, {d['novel'] or 0} novel, {d['contradictory'] or 0} "
-                   f"contradictory  nli={d['nli_model'] or 'none'}")
+                   f"contradictory  nli={d['nli_model'] or 'none'}" + (f"  by {d['by']}" if d["by"] else ""))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -60,7 +59,11 @@ app = typer.Typer(
 )
 
 # The options several commands share, as Annotated types: `db: DbOption = None`.
-DbOption = Annotated[Optional[Path], typer.Option("--db", envvar="VERIFY_DB", help="corpus database [default: ./corpus.db]")]
+DbOption = Annotated[Optional[str], typer.Option(
+    "--db", envvar="VERIFY_DB", help="corpus: a SQLite file, or a postgresql:// URL for a shared desk server "
+                                     "[default: ./corpus.db]")]
+ByOption = Annotated[Optional[str], typer.Option(
+    "--by", envvar="VERIFY_USER", help="who is working, recorded on runs and reviews [default: the login name]")]
 NliOption = Annotated[Optional[str], typer.Option(
     "--nli-model", envvar="VERIFY_NLI_MODEL",
     help="local NLI model directory, or 'none' for similarity only [default: the shipped model]")]
@@ -78,8 +81,8 @@ SideOption = Annotated[Optional[str], typer.Option(
                    "(e.g. US,NATO), or 'any' [default: the corpus setting, see `verify speakers side`]")]
 
 
-def _corpus(db: Optional[Path]):
-    from verify.store.corpus import Corpus, default_db_path
+def _corpus(db: Optional[str], by: Optional[str] = None):
+    from verify.store import open_corpus
 
     said = set()
 
@@ -88,7 +91,7 @@ def _corpus(db: Optional[Path]):
             said.add(int(seconds))
             typer.echo(f"waiting for another verify process ({seconds:.0f} s)\u2026", err=True)
 
-    return Corpus(db or default_db_path(), on_wait=waiting)
+    return open_corpus(db or None, on_wait=waiting, user=by)
 
 
 def _err(msg: str) -> None:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated, Optional
 
 import typer
 
 from verify.cli.common import (
+    ByOption,
     DbOption,
     DriftFormat,
     KOption,
@@ -37,7 +37,7 @@ def recheck(
     exhaustive: Annotated[bool, typer.Option("--exhaustive", help="retrieve every claim again, not only those "
                                     "a new statement can reach (slower; equals a fresh check)")] = False,
     k: KOption = 5, nli_model: NliOption = None, retrieval: RetrievalOption = Retrieval.hybrid,
-    db: DbOption = None, quiet: QuietOption = False,
+    db: DbOption = None, quiet: QuietOption = False, by: ByOption = None,
 ):
     """Recheck stored claims as the official corpus grows; report what changed and why.
 
@@ -47,12 +47,12 @@ def recheck(
     Example: verify recheck --all --format markdown > drift-$(date +%F).md
     """
     from verify.pipeline.nli import nli_model_id
-    from verify.pipeline.recheck import corpus_lock, current_setup
+    from verify.pipeline.recheck import current_setup
     from verify.pipeline.recheck import recheck as run_recheck
 
     if not reports and not all_claims:
         raise InputError("name report ids to recheck, or pass --all")
-    corpus = _corpus(db)
+    corpus = _corpus(db, by)
     claim_ids = None
     if reports:
         claim_ids = []
@@ -63,7 +63,7 @@ def recheck(
             claim_ids += corpus.claim_ids(int(r))
     setup = current_setup(corpus, nli_model_id(nli_model), k, retrieval)
     total = len(claim_ids) if claim_ids is not None else len(corpus.live_claim_ids())
-    with corpus_lock(corpus.path, wait), _Progress("recheck", total, quiet) as advance:
+    with corpus.exclusive("recheck", wait), _Progress("recheck", total, quiet) as advance:
         result = run_recheck(corpus, lambda: _checker(corpus, nli_model, k, quiet, retrieval), claim_ids,
                              setup=setup, progress=advance, exhaustive=exhaustive)
     typer.echo(_render_drift(result, fmt))
@@ -156,7 +156,7 @@ def review(
     claim_id: Annotated[int, typer.Argument(help="claim id")],
     label: Annotated[ReviewLabel, typer.Option("--label", help="the desk's label")],
     note: Annotated[str, typer.Option("--note", help="why: the desk's reasoning, sources")],
-    by: Annotated[Optional[str], typer.Option("--by", help="who reviewed [default: $USER]")] = None,
+    by: ByOption = None,
     db: DbOption = None,
 ):
     """Record a desk's judgement of a claim (append-only: the audit trail).
@@ -166,6 +166,8 @@ def review(
     if not note.strip():
         raise InputError("--note must say why")
     corpus = _corpus(db)
-    rid = corpus.add_review(claim_id, label, note.strip(), by or os.environ.get("USER") or "unknown")
+    from verify.store.corpus import current_user
+
+    rid = corpus.add_review(claim_id, label, note.strip(), by or current_user())
     r = corpus.latest_review(claim_id)
     typer.echo(f"review {rid} recorded for claim {claim_id}: {label} (machine: {r['machine_label'] or 'not checked'})")

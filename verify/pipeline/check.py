@@ -159,9 +159,9 @@ class Checker:
     def ensure_index(self, progress=None):
         """Load, extend or build the index now (``progress`` gets the sentences embedded);
         returns its ``IndexStatus``. The checker is the index's one owner."""
-        from verify.pipeline.index import VectorIndex
+        from verify.pipeline.index import open_index
 
-        index = VectorIndex(self.corpus, self.embedder)
+        index = open_index(self.corpus, self.embedder)
         status = index.ensure(progress=progress)
         self._index = index
         return status
@@ -268,7 +268,7 @@ class Checker:
         from verify.pipeline.retrieve import find_quote, retrieve
         from verify.pipeline.segment import clauses
 
-        if self.index.index is None or self.index.index.ntotal == 0:
+        if len(self.index) == 0:
             raise CorpusError("the corpus has no official statements to check against; "
                               "ingest some with `verify ingest official PATH`")
         languages = list(languages) if languages is not None else claim_languages(self.corpus, texts)

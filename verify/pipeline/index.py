@@ -1,4 +1,7 @@
-"""The FAISS index of official sentences, one per embedding model, derived from corpus.db.
+"""The vector index of official sentences, one per embedding model, derived from the corpus.
+
+``open_index`` picks the engine: a FAISS file in embeddings/ for corpus.db, a pgvector
+table with an HNSW index inside a PostgreSQL corpus (``PgVectorIndex``).
 
 The index file is never trusted blindly: a JSON header beside it records the model id,
 dimension, row count, highest sentence id and a checksum of the index bytes. On load the
@@ -71,6 +74,13 @@ class IndexStatus:
     reason: str = ""
 
 
+def open_index(corpus: Corpus, embedder: Embedder):
+    """The index of ``corpus``'s official sentences for ``embedder``: not yet loaded (``ensure``)."""
+    if hasattr(corpus, "vector_table"):  # verify.store.postgres.PgCorpus
+        return PgVectorIndex(corpus, embedder)
+    return VectorIndex(corpus, embedder)
+
+
 class VectorIndex:
     """Inner-product (cosine, on normalised vectors) search over official sentences."""
 
@@ -82,6 +92,13 @@ class VectorIndex:
         self.meta_path = corpus.embeddings_dir / f"{slug}.json"
         self.index = None
         self.max_id = 0
+
+    def __len__(self) -> int:
+        return 0 if self.index is None else int(self.index.ntotal)
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     # --- lifecycle ------------------------------------------------------------------------
     def ensure(self, progress=None) -> IndexStatus:
@@ -204,3 +221,68 @@ class VectorIndex:
     def similarities(self, vector: np.ndarray, sentence_ids: list[int]) -> list[float]:
         """Cosine similarity of one query vector with given indexed sentences."""
         return [float(x) for x in self.vectors(sentence_ids) @ vector]
+
+
+class PgVectorIndex:
+    """The same search as ``VectorIndex``, by pgvector inside a PostgreSQL corpus.
+
+    The vectors live in a table beside the sentences (HNSW, cosine), so every journalist's
+    process shares one index and none keeps a file. Candidates come from the HNSW graph;
+    their similarities are computed here from the stored float32 vectors, as FAISS computes
+    them, so both stores report the same numbers.
+    """
+
+    def __init__(self, corpus, embedder: Embedder):
+        self.corpus = corpus
+        self.embedder = embedder
+        self.table = corpus.vector_table(embedder.model_id, embedder.dim)
+        self.count, self.max_id = 0, 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def location(self) -> str:
+        return f"{self.corpus.location} table {self.table}"
+
+    def ensure(self, progress=None) -> IndexStatus:
+        """Add the official sentences the table lacks (embedded once: the cache is shared)."""
+        before, self.max_id = self.corpus.vector_count(self.table)
+        if self.max_id < self.corpus.max_official_sentence_id() or not self.corpus.has_vector_index(self.table):
+            # One process adds a batch of new sentences; the others wait and then find it done.
+            with self.corpus.exclusive(f"index {self.table}", wait=3600):
+                _, self.max_id = self.corpus.vector_count(self.table)
+                rows = self.corpus.official_sentences_after(self.max_id)
+                for start in range(0, len(rows), ADD_BATCH):
+                    chunk = rows[start:start + ADD_BATCH]
+                    vecs = embed_cached(self.corpus, self.embedder, [t for _, t in chunk])
+                    self.corpus.store_sentence_vectors(self.table, [i for i, _ in chunk], vecs)
+                    if progress:
+                        progress(len(chunk))
+                self.corpus.ensure_vector_index(self.table)
+        self.count, self.max_id = self.corpus.vector_count(self.table)
+        added = self.count - before
+        return IndexStatus("updated" if added else "loaded", self.count, added)
+
+    def search(self, vectors: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+        """Top-``k`` (sentence id, cosine similarity) for each query vector (``VectorIndex.search``)."""
+        if self.count == 0 or (ids is not None and len(ids) == 0):
+            return [[] for _ in range(len(vectors))]
+        out = []
+        for vec in np.asarray(vectors, dtype=np.float32):
+            found = self.corpus.nearest_sentences(self.table, vec, k, ids)
+            if not found:
+                out.append([])
+                continue
+            sims = np.array([v for _, v in found], dtype=np.float32) @ vec
+            out.append(sorted(((int(sid), float(x)) for (sid, _), x in zip(found, sims)), key=lambda p: (-p[1], p[0])))
+        return out
+
+    def vectors(self, sentence_ids) -> np.ndarray:
+        if len(sentence_ids) == 0:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        stored = self.corpus.sentence_vectors(self.table, sentence_ids)
+        return np.array([stored[int(i)] for i in sentence_ids], dtype=np.float32)
+
+    def similarities(self, vector: np.ndarray, sentence_ids: list[int]) -> list[float]:
+        return [float(x) for x in self.vectors(sentence_ids) @ np.asarray(vector, dtype=np.float32)]

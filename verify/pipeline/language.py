@@ -148,13 +148,13 @@ def multilingual_embedder(checker):
 
 
 def multilingual_index(checker):
-    """The FAISS index of the official sentences by the multilingual embedder: its own files
-    in ``embeddings/`` (keyed by model id), built or brought up to date on first use."""
+    """The index of the official sentences by the multilingual embedder (its own FAISS files in
+    ``embeddings/``, or its own pgvector table, keyed by model id), built or brought up to date on first use."""
     index = getattr(checker, "_multilingual_index", None)
     if index is None:
-        from verify.pipeline.index import VectorIndex
+        from verify.pipeline.index import open_index
 
-        index = VectorIndex(checker.corpus, multilingual_embedder(checker))
+        index = open_index(checker.corpus, multilingual_embedder(checker))
         index.ensure()
         checker._multilingual_index = index
     return index

@@ -17,16 +17,13 @@ they kept). With no new official sentences and unchanged models, no model is loa
 """
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from verify.errors import CorpusError
-from verify.store.corpus import Corpus
+from verify.store.corpus import Corpus, file_lock
 
 # Drift is a label change, or a score crossing this line: "sure" became "unsure" or back.
 SCORE_LINE = 0.5
@@ -72,35 +69,14 @@ class RecheckResult:
                 "seconds": round(self.seconds, 3), "drift": [d.to_dict() for d in self.drift]}
 
 
-@contextmanager
 def corpus_lock(db_path: Path | None, wait: float = 0.0):
-    """An exclusive lock beside the database, so two nightly jobs never overlap.
+    """The recheck lock of a corpus file, so two nightly jobs never overlap (``Corpus.exclusive``
+    takes it for an open corpus: this file lock for corpus.db, an advisory lock in PostgreSQL).
 
     Args:
         wait: seconds to wait for another holder before giving up with CorpusError.
     """
-    if db_path is None:
-        yield
-        return
-    lock_path = Path(str(db_path) + ".lock")
-    with open(lock_path, "a+") as f:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise CorpusError(f"another recheck holds {lock_path}; try again later or pass --wait") from None
-                time.sleep(0.2)
-        try:
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return file_lock(Path(str(db_path) + ".lock") if db_path is not None else None, "recheck", wait)
 
 
 def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:

@@ -2,3 +2,21 @@
 
 Layers import downwards only: cli -> outputs / quality -> pipeline -> store.
 """
+
+
+def open_corpus(target=None, **kwargs):
+    """The corpus at ``target``: a ``postgresql://`` URL opens ``verify.store.postgres.PgCorpus``,
+    anything else a corpus.db file (default: ``$VERIFY_DB``, else ./corpus.db).
+
+    Keyword arguments go to the store (``migrate``, ``on_wait``, ``user``).
+    """
+    import os
+
+    from verify.store.corpus import DEFAULT_DB, Corpus
+
+    target = target if target is not None else (os.environ.get("VERIFY_DB") or DEFAULT_DB)
+    if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
+        from verify.store.postgres import PgCorpus
+
+        return PgCorpus(target, **kwargs)
+    return Corpus(target, **kwargs)

@@ -56,6 +56,46 @@ def default_db_path() -> Path:
     return Path(os.environ.get("VERIFY_DB") or DEFAULT_DB)
 
 
+def current_user() -> str:
+    """Who is working: ``$VERIFY_USER``, else the login name; recorded on runs and reviews."""
+    import getpass
+
+    try:
+        return os.environ.get("VERIFY_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's numeric uid)
+        return "unknown"
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path | None, name: str, wait: float = 0.0) -> Iterator[None]:
+    """An exclusive ``flock`` on ``lock_path`` (None: no lock), released when the block ends or
+    the process dies; raises CorpusError after ``wait`` seconds held by another process."""
+    import fcntl
+    import time
+
+    if lock_path is None:
+        yield
+        return
+    with open(lock_path, "a+") as f:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CorpusError(f"another {name} holds {lock_path}; try again later or pass --wait") from None
+                time.sleep(0.2)
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -230,6 +270,11 @@ def _m009_languages(db: sqlite_utils.Database) -> None:
     db["sentences"].add_column("language", str)
 
 
+def _m010_run_authors(db: sqlite_utils.Database) -> None:
+    # Who ran each check or recheck ($VERIFY_USER, --by): a shared corpus has many hands.
+    db["runs"].add_column("by", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial", _m001_initial),
     ("frames_and_details", _m002_frames_and_details),
@@ -240,6 +285,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("document_edits", _m007_document_edits),
     ("pages", _m008_pages),
     ("languages", _m009_languages),
+    ("run_authors", _m010_run_authors),
 ]
 EDITABLE = ("title", "url", "publisher", "speaker", "published")
 # A removed document keeps its rows (verdict history still shows the evidence it gave) but
@@ -315,9 +361,11 @@ class Corpus:
         0
     """
 
-    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, migrate: bool = True, on_wait=None):
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, migrate: bool = True, on_wait=None,
+                 user: str | None = None):
         self.path = Path(path) if str(path) != ":memory:" else None
         self.on_wait = on_wait  # called with the seconds waited while another process writes
+        self.user = user  # who is working (None: current_user()), recorded on runs
         if self.path is not None and self.path.parent != Path(""):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -368,6 +416,19 @@ class Corpus:
                 time.sleep(0.05)
 
     @property
+    def location(self) -> str:
+        """Where the corpus lives, for messages."""
+        return str(self.path) if self.path is not None else ":memory:"
+
+    def exclusive(self, name: str, wait: float = 0.0):
+        """A lock only one process holds at a time (``name``: what it guards, e.g. "recheck"):
+        a file lock beside corpus.db; none for an in-memory corpus."""
+        if self.path is None:
+            return file_lock(None, name, wait)
+        # The recheck lock keeps the name older verify releases (and scripts) use.
+        return file_lock(Path(f"{self.path}.lock" if name == "recheck" else f"{self.path}.{name}.lock"), name, wait)
+
+    @property
     def embeddings_dir(self) -> Path:
         """``embeddings/`` beside the database file."""
         base = self.path.parent if self.path is not None else Path(".")
@@ -411,9 +472,49 @@ class Corpus:
         """A context manager: everything inside commits together or not at all."""
         return _Transaction(self.conn, self.on_wait)
 
+    # --- what a backend supplies ------------------------------------------------------------
+    # Every named query below is written once, in SQL both SQLite and PostgreSQL accept, with
+    # ``?`` placeholders; these few primitives are what differ (verify.store.postgres).
+    def execute(self, sql: str, params: Iterable = ()):
+        """Run one statement; returns a DB-API cursor."""
+        return self.conn.execute(sql, list(params))
+
+    def _insert(self, table: str, row: dict) -> int:
+        """Insert one row; returns its id."""
+        return self.db[table].insert(row).last_pk
+
+    def _insert_rows(self, table: str, rows: Iterable[dict], *, ignore: bool = False) -> None:
+        """Insert many rows; ``ignore``: skip those whose primary key exists."""
+        self.db[table].insert_all(rows, ignore=ignore, batch_size=1000)
+
+    def _update(self, table: str, key, values: dict) -> None:
+        """Update one row by its primary key."""
+        self.db[table].update(key, values)
+
+    def _upsert(self, table: str, row: dict, pk: str) -> None:
+        self.db[table].upsert(row, pk=pk)
+
+    def _select(self, table: str, where: str, params: Iterable, *, order_by: str | None = None,
+                limit: int | None = None) -> list[dict]:
+        return list(self.db[table].rows_where(where, list(params), order_by=order_by, limit=limit))
+
+    def _has_table(self, table: str) -> bool:
+        return self.db[table].exists()
+
+    def load_rows(self, table: str, rows: list[dict]) -> None:
+        """Insert rows as read from another store, ids included (``verify.store.copy``)."""
+        self._insert_rows(table, rows)
+
+    def sync_ids(self) -> None:
+        """After ``load_rows``, make new rows take the ids after the loaded ones. SQLite does so
+        by itself."""
+
+    def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in self.conn.execute(f'pragma table_info("{table}")')}
+
     # --- documents and sentences --------------------------------------------------------
     def find_document(self, sha256: str) -> dict | None:
-        rows = list(self.db["documents"].rows_where("sha256 = ?", [sha256], limit=1))
+        rows = self._select("documents", "sha256 = ?", [sha256], limit=1)
         return rows[0] if rows else None
 
     def add_document(self, doc: Document) -> AddResult:
@@ -422,11 +523,11 @@ class Corpus:
         if existing is not None:
             return AddResult(existing["id"], False, self.count("sentences", "document_id = ?", [existing["id"]]))
         with self.transaction():
-            doc_id = self.db["documents"].insert({
+            doc_id = self._insert("documents", {
                 "kind": doc.kind, "title": doc.title, "url": doc.url, "publisher": doc.publisher,
                 "speaker": doc.speaker, "published": doc.published, "sha256": doc.sha256,
                 "source": doc.source, "format": doc.format, "text": doc.text, "ingested_at": now(),
-            } | ({"language": doc.language} if self.has_languages else {})).last_pk
+            } | ({"language": doc.language} if self.has_languages else {}))
             attributed = self.has_attribution
             paged = self.has_pages
             languages = self.has_languages
@@ -441,7 +542,7 @@ class Corpus:
                             | ({"attribution": s.attribution, "cue": s.cue} if attributed else {})
                             | ({"page": s.page, "ocr_confidence": s.ocr_confidence} if paged else {})
                             | ({"language": s.language or doc.language} if languages else {}))
-            self.db["sentences"].insert_all(rows, batch_size=1000)
+            self._insert_rows("sentences", rows)
             if attributed:
                 self._register_speakers(doc, rows)
         return AddResult(doc_id, True, len(doc.sentences))
@@ -460,8 +561,7 @@ class Corpus:
         """Whether sentences have ``page`` and ``ocr_confidence`` (the "pages" migration); only a
         corpus opened with ``migrate=False`` at an older version lacks them."""
         if getattr(self, "_pages", None) is None:
-            cols = {r[1] for r in self.conn.execute("pragma table_info(sentences)")}
-            self._pages = {"page", "ocr_confidence"} <= cols
+            self._pages = {"page", "ocr_confidence"} <= self._columns("sentences")
         return self._pages
 
     @property
@@ -469,14 +569,13 @@ class Corpus:
         """Whether documents and sentences have ``language`` (the "languages" migration); only a
         corpus opened with ``migrate=False`` at an older version lacks it."""
         if getattr(self, "_languages", None) is None:
-            cols = {r[1] for r in self.conn.execute("pragma table_info(sentences)")}
-            self._languages = "language" in cols
+            self._languages = "language" in self._columns("sentences")
         return self._languages
 
     def known_speakers(self) -> dict[str, str]:
         """Surname -> full name, for surnames only one known speaker has ("blinken" -> "Antony Blinken")."""
         by_surname: dict[str, set[str]] = {}
-        for (name,) in self.conn.execute("select name from speakers where name like '% %'"):
+        for (name,) in self.execute("select name from speakers where name like '% %'"):
             by_surname.setdefault(name.split()[-1].lower(), set()).add(name)
         return {k: next(iter(v)) for k, v in by_surname.items() if len(v) == 1}
 
@@ -507,19 +606,19 @@ class Corpus:
             if name not in found or (aff and not found[name][0]):
                 found[name] = (aff, span.role, source)
         for name, (aff, role, source) in found.items():
-            row = self.conn.execute("select affiliation, source from speakers where name = ?", [name]).fetchone()
+            row = self.execute("select affiliation, source from speakers where name = ?", [name]).fetchone()
             if row is None:
-                self.db["speakers"].insert({"name": name, "affiliation": aff, "role": role, "source": source,
+                self._insert("speakers", {"name": name, "affiliation": aff, "role": role, "source": source,
                                             "updated_at": now()})
             elif aff and not row[0] and not str(row[1]).startswith("set by"):
-                self.db["speakers"].update(name, {"affiliation": aff, "role": role, "source": source,
+                self._update("speakers", name, {"affiliation": aff, "role": role, "source": source,
                                                   "updated_at": now()})
 
     def stored_spans(self, doc_id: int) -> list[SentenceSpan]:
         """A document's stored sentences as spans (id in ``SentenceSpan.id``), in order."""
         return [SentenceSpan(start, end, text, speaker, attribution=attribution, id=sid)
-                for sid, start, end, text, speaker, attribution in self.conn.execute(
-                    "select id, start, end, text, speaker, attribution from sentences where document_id = ? "
+                for sid, start, end, text, speaker, attribution in self.execute(
+                    "select id, start, \"end\", text, speaker, attribution from sentences where document_id = ? "
                     "order by position", [doc_id])]
 
     def set_attributions(self, doc: dict, spans: list[SentenceSpan]) -> None:
@@ -529,16 +628,16 @@ class Corpus:
                           sentences=spans)
         with self.transaction():
             for span in spans:
-                self.conn.execute("update sentences set speaker = ?, attribution = ?, cue = ? where id = ?",
+                self.execute("update sentences set speaker = ?, attribution = ?, cue = ? where id = ?",
                                   [span.speaker, span.attribution, span.cue, span.id])
             self._register_speakers(record, [{"speaker": sp.speaker, "attribution": sp.attribution} for sp in spans])
 
     def document_ids(self) -> list[int]:
-        return [r[0] for r in self.conn.execute("select id from documents order by id")]
+        return [r[0] for r in self.execute("select id from documents order by id")]
 
     def speakers(self) -> list[dict]:
         """Every speaker with their affiliation, role, how it was found, and their sentence count."""
-        cur = self.conn.execute(
+        cur = self.execute(
             "select sp.name, sp.affiliation, sp.role, sp.source, sp.updated_at, "
             "(select count(*) from sentences s join documents d on d.id = s.document_id "
             f" where {voice()} = sp.name) from speakers sp order by sp.name")
@@ -549,33 +648,33 @@ class Corpus:
                     by: str = "the desk") -> dict:
         """Correct (or add) a speaker's affiliation or role; the desk's word is never overwritten by inference."""
         with self.transaction():
-            row = self.conn.execute("select name, affiliation, role from speakers where name = ?", [name]).fetchone()
+            row = self.execute("select name, affiliation, role from speakers where name = ?", [name]).fetchone()
             values = {"affiliation": affiliation if affiliation is not None else (row[1] if row else None),
                       "role": role if role is not None else (row[2] if row else None),
                       "source": f"set by {by}", "updated_at": now()}
             if row is None:
-                self.db["speakers"].insert({"name": name, **values})
+                self._insert("speakers", {"name": name, **values})
             else:
-                self.db["speakers"].update(name, values)
+                self._update("speakers", name, values)
         return {"name": name, **values}
 
     def setting(self, key: str, default=None):
-        if not self.db["settings"].exists():
+        if not self._has_table("settings"):
             return default
-        row = self.conn.execute("select value from settings where key = ?", [key]).fetchone()
+        row = self.execute("select value from settings where key = ?", [key]).fetchone()
         return json.loads(row[0]) if row else default
 
     def set_setting(self, key: str, value) -> None:
         with self.transaction():
             if value is None:
-                self.conn.execute("delete from settings where key = ?", [key])
+                self.execute("delete from settings where key = ?", [key])
             else:
-                self.db["settings"].upsert({"key": key, "value": json.dumps(value)}, pk="key")
+                self._upsert("settings", {"key": key, "value": json.dumps(value)}, pk="key")
 
     def affiliations_fingerprint(self) -> str:
         """A short hash of who speaks for which side: a rechecked verdict is stale when it changes."""
         h = hashlib.sha256()
-        for name, aff in self.conn.execute("select name, coalesce(affiliation, '') from speakers order by name"):
+        for name, aff in self.execute("select name, coalesce(affiliation, '') from speakers order by name"):
             h.update(f"{name}\x00{aff}\x01".encode())
         return h.hexdigest()[:16]
 
@@ -600,7 +699,7 @@ class Corpus:
         if search:
             where.append("(lower(coalesce(d.title, '')) like ? or lower(coalesce(d.source, '')) like ?)")
             params += [f"%{search.lower()}%"] * 2
-        cur = self.conn.execute(
+        cur = self.execute(
             "select d.id, d.kind, d.title, d.url, d.publisher, d.speaker, d.published, d.source, d.format, "
             "d.ingested_at, (select count(*) from sentences s where s.document_id = d.id) as sentences "
             "from documents d" + (" where " + " and ".join(where) if where else "") + " order by d.id desc", params)
@@ -610,7 +709,7 @@ class Corpus:
     def dependent_claims(self, doc_id: int) -> list[int]:
         """Claims whose latest verdict rests on this document: its own claims (a report), or
         claims with one of its sentences in their evidence (an official statement)."""
-        rows = self.conn.execute(
+        rows = self.execute(
             "select distinct v.claim_id from latest_verdicts v join evidence e on e.verdict_id = v.id "
             "join sentences s on s.id = e.sentence_id where s.document_id = ? "
             "union select c.id from claims c where c.document_id = ? order by 1", [doc_id, doc_id])
@@ -637,7 +736,7 @@ class Corpus:
         if not changed:
             return {"changed": {}, "stale": []}
         with self.transaction():
-            self.db["documents"].update(doc_id, {k: new for k, (_, new) in changed.items()})
+            self._update("documents", doc_id, {k: new for k, (_, new) in changed.items()})
             for field_name, (old, new) in changed.items():
                 self._log_edit(doc_id, field_name, old, new, by)
             stale = self._mark_stale(doc_id, "document {} edited: {}".format(doc_id, ", ".join(sorted(changed))))
@@ -662,43 +761,43 @@ class Corpus:
             raise CorpusError(f"document {doc_id} is relied on by {len(depending)} claim(s) ({shown}); "
                               "pass --force to remove it: they are marked stale and the next recheck re-scores them")
         with self.transaction():
-            self.db["documents"].update(doc_id, {"kind": REMOVED})
+            self._update("documents", doc_id, {"kind": REMOVED})
             self._log_edit(doc_id, "kind", doc["kind"], REMOVED, by)
             stale = self._mark_stale(doc_id, f"document {doc_id} removed") if doc["kind"] == "official" else []
             if doc["kind"] == "report":
-                self.conn.execute("delete from stale_claims where claim_id in "
+                self.execute("delete from stale_claims where claim_id in "
                                   "(select id from claims where document_id = ?)", [doc_id])
         return stale
 
     def document_history(self, doc_id: int) -> list[dict]:
-        return list(self.db["document_edits"].rows_where("document_id = ?", [doc_id], order_by="id"))
+        return self._select("document_edits", "document_id = ?", [doc_id], order_by="id")
 
     def _log_edit(self, doc_id: int, field_name: str, old, new, by: str) -> None:
-        self.db["document_edits"].insert({"document_id": doc_id, "field": field_name,
+        self._insert("document_edits", {"document_id": doc_id, "field": field_name,
                                           "old": None if old is None else str(old),
                                           "new": None if new is None else str(new), "by": by, "at": now()})
 
     def _mark_stale(self, doc_id: int, reason: str) -> list[int]:
         claims = [c for c in self.dependent_claims(doc_id)
-                  if self.conn.execute("select kind from documents d join claims c on c.document_id = d.id "
+                  if self.execute("select kind from documents d join claims c on c.document_id = d.id "
                                        "where c.id = ?", [c]).fetchone() != (REMOVED,)]
         for cid in claims:
-            self.db["stale_claims"].upsert({"claim_id": cid, "reason": reason, "at": now()}, pk="claim_id")
+            self._upsert("stale_claims", {"claim_id": cid, "reason": reason, "at": now()}, pk="claim_id")
         return claims
 
     def stale_claims(self) -> dict[int, str]:
-        if not self.db["stale_claims"].exists():
+        if not self._has_table("stale_claims"):
             return {}
-        return dict(self.conn.execute("select claim_id, reason from stale_claims"))
+        return dict(self.execute("select claim_id, reason from stale_claims"))
 
     def clear_stale(self, claim_ids) -> None:
         with self.transaction():
             for cid in claim_ids:
-                self.conn.execute("delete from stale_claims where claim_id = ?", [cid])
+                self.execute("delete from stale_claims where claim_id = ?", [cid])
 
     def live_claim_ids(self) -> list[int]:
         """Every claim not belonging to a removed report: what `recheck --all` rechecks."""
-        return [r[0] for r in self.conn.execute(
+        return [r[0] for r in self.execute(
             "select c.id from claims c left join documents d on d.id = c.document_id "
             "where d.kind is null or d.kind != ? order by c.id", [REMOVED])]
 
@@ -717,7 +816,7 @@ class Corpus:
 
     def row(self, table: str, pk: int) -> dict | None:
         """One row by primary key, as a dict (None if absent)."""
-        cur = self.conn.execute(f"select * from [{table}] where id = ?", [pk])
+        cur = self.execute(f'select * from "{table}" where id = ?', [pk])
         found = cur.fetchone()
         return dict(zip([c[0] for c in cur.description], found)) if found else None
 
@@ -730,7 +829,7 @@ class Corpus:
         if where:
             sql += " where " + where
         sql += " order by s.id"
-        cur = self.db.execute(sql, list(params))
+        cur = self.execute(sql, list(params))
         cols = [c[0] for c in cur.description]
         for row in cur:
             yield dict(zip(cols, row))
@@ -747,16 +846,16 @@ class Corpus:
 
     def count(self, table: str, where: str | None = None, params: Iterable = ()) -> int:
         simple = " " not in table.strip()
-        if simple and not self.db[table].exists():
+        if simple and not self._has_table(table):
             return 0
-        source = f"[{table}]" if simple else table  # a join expression is used as given
+        source = f'"{table}"' if simple else table  # a join expression is used as given
         sql = f"select count(*) from {source}" + (f" where {where}" if where else "")
-        return self.db.execute(sql, list(params)).fetchone()[0]
+        return self.execute(sql, list(params)).fetchone()[0]
 
     def fingerprint(self) -> str:
         """A short hash of the official corpus: changes whenever an official document does."""
         h = hashlib.sha256()
-        for (sha,) in self.db.execute("select sha256 from documents where kind = 'official' order by id"):
+        for (sha,) in self.execute("select sha256 from documents where kind = 'official' order by id"):
             h.update(sha.encode())
         return h.hexdigest()[:16]
 
@@ -766,7 +865,7 @@ class Corpus:
         for start in range(0, len(hashes), 500):
             chunk = hashes[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for h, v in self.db.execute(
+            for h, v in self.execute(
                     f"select text_hash, vector from embeddings where model_id = ? and text_hash in ({marks})",
                     [model_id, *chunk]):
                 out[h] = v
@@ -774,9 +873,9 @@ class Corpus:
 
     def store_vectors(self, model_id: str, items: Iterable[tuple[str, bytes]]) -> None:
         with self.transaction():
-            self.db["embeddings"].insert_all(
+            self._insert_rows("embeddings",
                 ({"text_hash": h, "model_id": model_id, "vector": v} for h, v in items),
-                ignore=True, batch_size=1000)
+                ignore=True)
 
     def cached_nli(self, model_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
         out = {}
@@ -784,7 +883,7 @@ class Corpus:
         for start in range(0, len(unique), 400):  # 2 parameters a pair, under SQLite's limit
             chunk = unique[start:start + 400]
             values = ",".join("(?, ?)" for _ in chunk)
-            for p, h, *scores in self.conn.execute(
+            for p, h, *scores in self.execute(
                     "select premise_hash, hypothesis_hash, entail, neutral, contradict, truncated from nli_scores "
                     f"where model_id = ? and (premise_hash, hypothesis_hash) in (values {values})",
                     [model_id, *(x for pair in chunk for x in pair)]):
@@ -793,28 +892,28 @@ class Corpus:
 
     def store_nli(self, model_id: str, rows: Iterable[tuple[str, str, float, float, float, int]]) -> None:
         with self.transaction():
-            self.db["nli_scores"].insert_all(
+            self._insert_rows("nli_scores",
                 ({"model_id": model_id, "premise_hash": p, "hypothesis_hash": h, "entail": e,
                   "neutral": n, "contradict": c, "truncated": t} for p, h, e, n, c, t in rows),
-                ignore=True, batch_size=1000)
+                ignore=True)
 
     # --- claims, runs, verdicts ----------------------------------------------------------
     def claim_for_sentence(self, sentence: dict, frame: str = "", proposition: str | None = None) -> int:
-        row = self.db.execute("select id from claims where sentence_id = ?", [sentence["id"]]).fetchone()
+        row = self.execute("select id from claims where sentence_id = ?", [sentence["id"]]).fetchone()
         if row:
             return row[0]
-        return self.db["claims"].insert({
+        return self._insert("claims", {
             "document_id": sentence["document_id"], "sentence_id": sentence["id"], "text": sentence["text"],
             "start": sentence["start"], "end": sentence["end"], "text_hash": sentence["text_hash"],
-            "frame": frame, "proposition": proposition or sentence["text"], "created_at": now()}).last_pk
+            "frame": frame, "proposition": proposition or sentence["text"], "created_at": now()})
 
     def claim_for_text(self, text: str, frame: str = "", proposition: str | None = None) -> int:
         h = text_hash(text)
-        row = self.db.execute("select id from claims where sentence_id is null and text_hash = ?", [h]).fetchone()
+        row = self.execute("select id from claims where sentence_id is null and text_hash = ?", [h]).fetchone()
         if row:
             return row[0]
-        return self.db["claims"].insert({"text": text, "text_hash": h, "frame": frame,
-                                         "proposition": proposition or text, "created_at": now()}).last_pk
+        return self._insert("claims", {"text": text, "text_hash": h, "frame": frame,
+                                         "proposition": proposition or text, "created_at": now()})
 
     def claim(self, claim_id: int) -> dict:
         row = self.row("claims", claim_id)
@@ -824,16 +923,16 @@ class Corpus:
 
     def start_run(self, manifest: dict) -> int:
         with self.transaction():
-            return self.db["runs"].insert({
+            return self._insert("runs", {
                 "started_at": now(), "status": "running", "command": manifest.get("command"),
                 "code_version": manifest.get("code_version"), "embed_model": manifest.get("embed_model"),
                 "nli_model": manifest.get("nli_model"), "thresholds": json.dumps(manifest.get("thresholds")),
                 "corpus_fingerprint": manifest.get("corpus_fingerprint"), "manifest": json.dumps(manifest),
-            }).last_pk
+            } | ({"by": self.user or current_user()} if self.schema_version() >= 10 else {}))
 
     def finish_run(self, run_id: int, status: str = "ok") -> None:
         with self.transaction():
-            self.db["runs"].update(run_id, {"status": status, "finished_at": now()})
+            self._update("runs", run_id, {"status": status, "finished_at": now()})
 
     @contextlib.contextmanager
     def new_run(self, manifest: dict) -> Iterator[int]:
@@ -850,18 +949,18 @@ class Corpus:
     def store_verdict(self, run_id: int, claim_id: int, verdict, evidence_rows: list[dict]) -> int:
         """Store one verdict with its evidence rows atomically."""
         with self.transaction():
-            old = self.db.execute("select id from verdicts where run_id = ? and claim_id = ?", [run_id, claim_id]).fetchone()
+            old = self.execute("select id from verdicts where run_id = ? and claim_id = ?", [run_id, claim_id]).fetchone()
             if old:  # re-scored within the same run: the newer verdict replaces the older whole
-                self.db.execute("delete from evidence where verdict_id = ?", [old[0]])
-                self.db.execute("delete from verdicts where id = ?", [old[0]])
-            vid = self.db["verdicts"].insert({
+                self.execute("delete from evidence where verdict_id = ?", [old[0]])
+                self.execute("delete from verdicts where id = ?", [old[0]])
+            vid = self._insert("verdicts", {
                 "run_id": run_id, "claim_id": claim_id, "label": verdict.label, "score": verdict.score,
                 "reason": verdict.reason, "conflicting": int(verdict.conflicting),
                 "needs_review": verdict.needs_review,
                 "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes,
                                        "cutoffs": verdict.cutoffs, "clauses": verdict.clauses,
-                                       "decisive": verdict.decisive})}).last_pk
-            self.db["evidence"].insert_all(({"verdict_id": vid, **row} for row in evidence_rows))
+                                       "decisive": verdict.decisive})})
+            self._insert_rows("evidence", ({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 
     def run(self, run_id: int) -> dict:
@@ -872,12 +971,12 @@ class Corpus:
 
     def latest_verdict(self, claim_id: int) -> dict | None:
         """The claim's verdict in its newest successful run (the ``latest_verdicts`` view)."""
-        cur = self.db.execute("select * from latest_verdicts where claim_id = ? order by id limit 1", [claim_id])
+        cur = self.execute("select * from latest_verdicts where claim_id = ? order by id limit 1", [claim_id])
         row = cur.fetchone()
         return dict(zip([c[0] for c in cur.description], row)) if row else None
 
     def evidence_for(self, verdict_id: int) -> list[dict]:
-        cur = self.db.execute("select * from evidence where verdict_id = ? order by rank", [verdict_id])
+        cur = self.execute("select * from evidence where verdict_id = ? order by rank", [verdict_id])
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur]
 
@@ -891,7 +990,7 @@ class Corpus:
         return self.count("sentences s join documents d on d.id = s.document_id", where, params)
 
     def max_official_sentence_id(self) -> int:
-        row = self.db.execute("select max(s.id) from sentences s join documents d on d.id = s.document_id "
+        row = self.execute("select max(s.id) from sentences s join documents d on d.id = s.document_id "
                               "where d.kind = 'official'").fetchone()
         return row[0] or 0
 
@@ -904,12 +1003,12 @@ class Corpus:
         """
         cols = "claim_id, label, score, reason, conflicting, details, needs_review"
         ecols = "rank, sentence_id, similarity, p_entail, p_neutral, p_contradict, flags, relation, counted, units"
-        new = self.conn.execute(f"insert into verdicts (run_id, {cols}) select ?, {cols} from verdicts where id = ?",
-                                [run_id, verdict_id]).lastrowid
+        new = self.execute(f"insert into verdicts (run_id, {cols}) select ?, {cols} from verdicts where id = ? "
+                           "returning id", [run_id, verdict_id]).fetchone()[0]
         if cutoffs is not None:
-            self.conn.execute("update verdicts set details = json_set(coalesce(details, '{}'), '$.cutoffs', json(?)) "
-                              "where id = ?", [json.dumps(cutoffs), new])
-        self.db.execute(f"insert into evidence (verdict_id, {ecols}) select ?, {ecols} from evidence "
+            details = json.loads(self.row("verdicts", new)["details"] or "{}")
+            self.execute("update verdicts set details = ? where id = ?", [json.dumps(details | {"cutoffs": cutoffs}), new])
+        self.execute(f"insert into evidence (verdict_id, {ecols}) select ?, {ecols} from evidence "
                         "where verdict_id = ?", [new, verdict_id])
         return new
 
@@ -917,52 +1016,55 @@ class Corpus:
         self.claim(claim_id)
         v = self.latest_verdict(claim_id)
         with self.transaction():
-            return self.db["reviews"].insert({
+            return self._insert("reviews", {
                 "claim_id": claim_id, "label": label, "note": note, "by": by, "at": now(),
                 "machine_label": v["label"] if v else None, "machine_score": v["score"] if v else None,
-                "run_id": v["run_id"] if v else None}).last_pk
+                "run_id": v["run_id"] if v else None})
 
     def latest_review(self, claim_id: int) -> dict | None:
-        rows = list(self.db["reviews"].rows_where("claim_id = ?", [claim_id], order_by="id desc", limit=1))
+        rows = self._select("reviews", "claim_id = ?", [claim_id], order_by="id desc", limit=1)
         return rows[0] if rows else None
 
     def store_calibration(self, record: dict) -> int:
         with self.transaction():
-            return self.db["calibrations"].insert({
+            return self._insert("calibrations", {
                 "fitted_at": record["provenance"]["fitted_at"], "nli_model": record["provenance"]["nli_model"],
-                "record": json.dumps(record)}).last_pk
+                "record": json.dumps(record)})
 
     # --- named queries: every statement the pipeline and the CLI run lives here ------------------
 
     def verdict_in_run(self, claim_id: int, run_id: int) -> dict | None:
-        row = self.db.execute("select id from verdicts where claim_id = ? and run_id = ?", [claim_id, run_id]).fetchone()
-        return self.db["verdicts"].get(row[0]) if row else None
+        row = self.execute("select id from verdicts where claim_id = ? and run_id = ?", [claim_id, run_id]).fetchone()
+        return self.row("verdicts", row[0]) if row else None
 
     def latest_calibration(self, nli_model_id: str | None) -> tuple[int, dict] | None:
         """The newest stored calibration for this NLI model: (id, record)."""
-        if not self.db["calibrations"].exists():
+        if not self._has_table("calibrations"):
             return None
-        row = self.db.execute("select id, record from calibrations where coalesce(nli_model, '') = coalesce(?, '') "
+        row = self.execute("select id, record from calibrations where coalesce(nli_model, '') = coalesce(?, '') "
                               "order by id desc limit 1", [nli_model_id]).fetchone()
         return (row[0], json.loads(row[1])) if row else None
 
     def run_summaries(self, limit: int) -> list[dict]:
         """The newest runs with their verdict counts by label."""
-        keys = ["id", "started_at", "status", "nli_model", "corpus", "claims", "consistent", "novel", "contradictory"]
-        rows = self.conn.execute(
-            "select r.id, r.started_at, r.status, r.nli_model, r.corpus_fingerprint, count(v.id), "
-            "sum(v.label = 'consistent'), sum(v.label = 'novel'), sum(v.label = 'contradictory') "
+        by = 'r."by"' if self.schema_version() >= 10 else "null"
+        keys = ["id", "started_at", "status", "nli_model", "corpus", "by", "claims", "consistent", "novel",
+                "contradictory"]
+        rows = self.execute(
+            f"select r.id, r.started_at, r.status, r.nli_model, r.corpus_fingerprint, {by}, count(v.id), "
+            "sum(case when v.label = 'consistent' then 1 else 0 end), sum(case when v.label = 'novel' then 1 else 0 end), "
+            "sum(case when v.label = 'contradictory' then 1 else 0 end) "
             "from runs r left join verdicts v on v.run_id = r.id group by r.id order by r.id desc limit ?", [limit])
         return [dict(zip(keys, r)) for r in rows]
 
     def claim_ids(self, document_id: int | None = None) -> list[int]:
         """Claims of one report (or all), in order."""
         where, params = ("where document_id = ?", [document_id]) if document_id is not None else ("", [])
-        return [r[0] for r in self.db.execute(f"select id from claims {where} order by id", params)]
+        return [r[0] for r in self.execute(f"select id from claims {where} order by id", params)]
 
     def run_diff(self, run_a: int, run_b: int) -> list[tuple]:
         """(claim id, text, label and score in run a, label and score in run b) for claims in either."""
-        return list(self.db.execute(
+        return list(self.execute(
             "select c.id, c.text, a.label, a.score, b.label, b.score from claims c "
             "left join verdicts a on a.claim_id = c.id and a.run_id = ? left join verdicts b on b.claim_id = c.id "
             "and b.run_id = ? where a.id is not null or b.id is not null order by c.id", [run_a, run_b]))
@@ -970,32 +1072,32 @@ class Corpus:
     def verdict_history(self, claim_id: int) -> list[dict]:
         """A claim's verdicts in successful runs, oldest first."""
         keys = ("run_id", "at", "label", "score", "reason")
-        return [dict(zip(keys, r)) for r in self.db.execute(
+        return [dict(zip(keys, r)) for r in self.execute(
             "select v.run_id, r.started_at, v.label, v.score, v.reason from verdicts v join runs r on r.id = v.run_id "
             "where v.claim_id = ? and r.status = 'ok' order by v.run_id", [claim_id])]
 
     def reviews(self, claim_id: int) -> list[dict]:
-        return list(self.db["reviews"].rows_where("claim_id = ?", [claim_id], order_by="id"))
+        return self._select("reviews", "claim_id = ?", [claim_id], order_by="id")
 
     def first_sentence_id(self, document_id: int) -> int:
-        return self.db.execute("select id from sentences where document_id = ? order by position limit 1",
+        return self.execute("select id from sentences where document_id = ? order by position limit 1",
                                [document_id]).fetchone()[0]
 
     def official_hashes_upto(self, sentence_id: int) -> list[str]:
         """SHA-256 of each official document up to the one holding ``sentence_id``, in order."""
-        return [r[0] for r in self.db.execute(
+        return [r[0] for r in self.execute(
             "select sha256 from documents where kind = 'official' and id <= "
             "coalesce((select document_id from sentences where id = ?), 0) order by id", [sentence_id])]
 
     def official_sentences_after(self, sentence_id: int = 0) -> list[tuple[int, str]]:
         """(id, text) of official sentences with ids above ``sentence_id``, in id order."""
-        return list(self.db.execute(
+        return list(self.execute(
             "select s.id, s.text from sentences s join documents d on d.id = s.document_id "
             "where d.kind = 'official' and s.id > ? order by s.id", [sentence_id]))
 
     def earlier_versions(self, source: str, kind: str, sha256: str) -> list[int]:
         """Documents ingested before from the same source whose text differs."""
-        return [r[0] for r in self.conn.execute(
+        return [r[0] for r in self.execute(
             "select id from documents where source = ? and kind = ? and sha256 != ? order by id",
             [source, kind, sha256])]
 
@@ -1004,7 +1106,7 @@ class Corpus:
         stored: dict[str, str] = {}
         for start in range(0, len(hashes), 500):
             chunk = hashes[start:start + 500]
-            for h, lang in self.conn.execute(
+            for h, lang in self.execute(
                     f"select text_hash, language from sentences where text_hash in ({','.join('?' * len(chunk))}) "
                     "and language is not null order by id", chunk):
                 stored.setdefault(h, lang)
@@ -1014,7 +1116,7 @@ class Corpus:
         """(claim id, verdict id, label, score, run manifest, details) of each claim's newest
         verdict in a successful run."""
         where = "" if claim_ids is None else f" and v.claim_id in ({','.join(str(int(c)) for c in claim_ids)})"
-        return list(self.db.execute(
+        return list(self.execute(
             "select v.claim_id, v.id, v.label, v.score, r.manifest, v.details from latest_verdicts v "
             f"join runs r on r.id = v.run_id where 1 = 1{where} order by v.id desc"))
 
@@ -1023,7 +1125,7 @@ class Corpus:
         out = []
         for start in range(0, len(verdict_ids), 500):  # one query per 500 verdicts, not one per verdict
             chunk = verdict_ids[start:start + 500]
-            out += self.conn.execute(
+            out += self.execute(
                 f"select verdict_id, sentence_id from evidence where verdict_id in ({','.join('?' * len(chunk))}) "
                 "order by verdict_id, rank", chunk).fetchall()
         return out
@@ -1035,7 +1137,7 @@ class Corpus:
         where, params = scope_where(scope)
         rowids = " and f.rowid > ?" + (" and f.rowid <= ?" if upto is not None else "")
         bounds = [after] + ([upto] if upto is not None else [])
-        rows = self.conn.execute(
+        rows = self.execute(
             "select s.id, bm25(sentences_fts) from sentences_fts f join sentences s on s.id = f.rowid "
             f"join documents d on d.id = s.document_id where sentences_fts match ?{rowids} and {where} "
             "order by bm25(sentences_fts) limit ?", [match, *bounds, *params, k])
@@ -1049,14 +1151,14 @@ class Corpus:
             bounds, values = bounds + " and s.id > ?", values + [after]
         if upto is not None:
             bounds, values = bounds + " and s.id <= ?", values + [upto]
-        return [r[0] for r in self.conn.execute(
+        return [r[0] for r in self.execute(
             f"select s.id from sentences s join documents d on d.id = s.document_id where {where}{bounds}",
             [*params, *values])]
 
     def quote_candidates(self, match: str, scope, limit: int) -> list[tuple]:
         """Official sentences in ``scope`` an FTS query finds, with what a quote match reports."""
         where, params = scope_where(scope)
-        return list(self.db.execute(
+        return list(self.execute(
             "select s.id, s.text, s.document_id, s.speaker, d.published, d.title, d.url, s.start, s.end "
             "from sentences_fts f join sentences s on s.id = f.rowid join documents d on d.id = s.document_id "
             f"where sentences_fts match ? and {where} order by bm25(sentences_fts) limit ?", [match, *params, limit]))
