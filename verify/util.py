@@ -7,6 +7,11 @@ import tempfile
 from pathlib import Path
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line (its first), for one-line errors."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def text_hash(text: str) -> str:
     """Content hash used as the cache key for embeddings and NLI scores."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

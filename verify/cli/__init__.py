@@ -61,9 +61,10 @@ def main() -> None:
     except Exception as e:  # a bug: still one line, and the details on request
         psycopg = sys.modules.get("psycopg")  # a PostgreSQL corpus: the server went away, or refused
         if psycopg is not None and isinstance(e, psycopg.Error):
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            from verify.util import first_line
+
             lost = isinstance(e, psycopg.OperationalError)
-            _err(f"database {'connection lost' if lost else 'error'}: {first}"
+            _err(f"database {'connection lost' if lost else 'error'}: {first_line(e)}"
                  + (" (nothing half-written was kept; run the command again)" if lost else ""))
             sys.exit(2)
         if os.environ.get("VERIFY_DEBUG"):

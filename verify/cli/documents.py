@@ -210,10 +210,10 @@ def copy_cmd(
     from pathlib import Path
 
     from verify.cli.common import _Progress
-    from verify.store import open_corpus
+    from verify.store import is_postgres, open_corpus
     from verify.store.copy import TABLES, copy_corpus
 
-    if not source.startswith(("postgresql://", "postgres://")) and not Path(source).is_file():
+    if not is_postgres(source) and not Path(source).is_file():
         raise InputError(f"{source}: no such corpus file")
     src = open_corpus(source)
     dst = open_corpus(target)

@@ -76,7 +76,7 @@ def corpus_lock(db_path: Path | None, wait: float = 0.0):
     Args:
         wait: seconds to wait for another holder before giving up with CorpusError.
     """
-    return file_lock(Path(str(db_path) + ".lock") if db_path is not None else None, "recheck", wait)
+    return file_lock(db_path, "recheck", wait)
 
 
 def _latest(corpus: Corpus, claim_ids: list[int] | None) -> dict[int, dict]:

@@ -3,6 +3,13 @@
 Layers import downwards only: cli -> outputs / quality -> pipeline -> store.
 """
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(target) -> bool:
+    """Whether ``target`` names a PostgreSQL corpus (a URL) rather than a corpus.db file."""
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
+
 
 def open_corpus(target=None, **kwargs):
     """The corpus at ``target``: a ``postgresql://`` URL opens ``verify.store.postgres.PgCorpus``,
@@ -15,7 +22,7 @@ def open_corpus(target=None, **kwargs):
     from verify.store.corpus import DEFAULT_DB, Corpus
 
     target = target if target is not None else (os.environ.get("VERIFY_DB") or DEFAULT_DB)
-    if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
+    if is_postgres(target):
         from verify.store.postgres import PgCorpus
 
         return PgCorpus(target, **kwargs)

@@ -14,7 +14,8 @@ from verify.errors import CorpusError
 from verify.store.corpus import Corpus
 
 # Parents before children, so foreign keys hold at every insert. Derived data is not copied:
-# FTS rows are made by the target's triggers, vector indexes by its first check.
+# the target indexes the sentences as it stores them (FTS), and builds its vector index from
+# the copied embeddings cache at its first check.
 TABLES = ("documents", "sentences", "speakers", "settings", "embeddings", "nli_scores", "claims", "runs",
           "verdicts", "evidence", "calibrations", "reviews", "document_edits", "stale_claims")
 BATCH = 2000

@@ -51,11 +51,6 @@ def scope_where(scope) -> tuple[str, list]:
     return " and ".join(where), params
 
 
-def default_db_path() -> Path:
-    """``$VERIFY_DB`` if set, else ``./corpus.db``."""
-    return Path(os.environ.get("VERIFY_DB") or DEFAULT_DB)
-
-
 def current_user() -> str:
     """Who is working: ``$VERIFY_USER``, else the login name; recorded on runs and reviews."""
     import getpass
@@ -67,15 +62,18 @@ def current_user() -> str:
 
 
 @contextlib.contextmanager
-def file_lock(lock_path: Path | None, name: str, wait: float = 0.0) -> Iterator[None]:
-    """An exclusive ``flock`` on ``lock_path`` (None: no lock), released when the block ends or
-    the process dies; raises CorpusError after ``wait`` seconds held by another process."""
+def file_lock(db_path: Path | None, name: str, wait: float = 0.0) -> Iterator[None]:
+    """An exclusive ``flock`` named ``name`` beside the database file ``db_path`` (None: no
+    lock), released when the block ends or the process dies; raises CorpusError after ``wait``
+    seconds held by another process."""
     import fcntl
     import time
 
-    if lock_path is None:
+    if db_path is None:
         yield
         return
+    # The recheck lock keeps the file name older verify releases (and scripts) use.
+    lock_path = Path(f"{db_path}.lock" if name == "recheck" else f"{db_path}.{name}.lock")
     with open(lock_path, "a+") as f:
         deadline = time.monotonic() + wait
         while True:
@@ -366,6 +364,7 @@ class Corpus:
         self.path = Path(path) if str(path) != ":memory:" else None
         self.on_wait = on_wait  # called with the seconds waited while another process writes
         self.user = user  # who is working (None: current_user()), recorded on runs
+        self._version = None  # the schema version, read once (migrate() resets it)
         if self.path is not None and self.path.parent != Path(""):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -423,10 +422,7 @@ class Corpus:
     def exclusive(self, name: str, wait: float = 0.0):
         """A lock only one process holds at a time (``name``: what it guards, e.g. "recheck"):
         a file lock beside corpus.db; none for an in-memory corpus."""
-        if self.path is None:
-            return file_lock(None, name, wait)
-        # The recheck lock keeps the name older verify releases (and scripts) use.
-        return file_lock(Path(f"{self.path}.lock" if name == "recheck" else f"{self.path}.{name}.lock"), name, wait)
+        return file_lock(self.path, name, wait)
 
     @property
     def embeddings_dir(self) -> Path:
@@ -463,9 +459,7 @@ class Corpus:
                 fn(self.db)
                 self.db["_migrations"].insert({"id": number, "name": name, "applied_at": now()})
             applied.append(name)
-        self._attribution = None
-        self._pages = None
-        self._languages = None
+        self._version = None
         return applied
 
     def transaction(self):
@@ -509,9 +503,6 @@ class Corpus:
         """After ``load_rows``, make new rows take the ids after the loaded ones. SQLite does so
         by itself."""
 
-    def _columns(self, table: str) -> set[str]:
-        return {r[1] for r in self.conn.execute(f'pragma table_info("{table}")')}
-
     # --- documents and sentences --------------------------------------------------------
     def find_document(self, sha256: str) -> dict | None:
         rows = self._select("documents", "sha256 = ?", [sha256], limit=1)
@@ -548,29 +539,32 @@ class Corpus:
         return AddResult(doc_id, True, len(doc.sentences))
 
     # --- speakers and the official side ---------------------------------------------------
+    # What the schema has: only a corpus opened with ``migrate=False`` at an older version
+    # lacks any of these.
+    def _migrated(self, number: int) -> bool:
+        if self._version is None:
+            self._version = self.schema_version()
+        return self._version >= number
+
     @property
     def has_attribution(self) -> bool:
-        """Whether the schema has attribution (migration 6); only a corpus opened with
-        ``migrate=False`` at an older version lacks it."""
-        if getattr(self, "_attribution", None) is None:
-            self._attribution = self.schema_version() >= 6
-        return self._attribution
+        """Speakers, affiliations and attribution cues (migration 6)."""
+        return self._migrated(6)
 
     @property
     def has_pages(self) -> bool:
-        """Whether sentences have ``page`` and ``ocr_confidence`` (the "pages" migration); only a
-        corpus opened with ``migrate=False`` at an older version lacks them."""
-        if getattr(self, "_pages", None) is None:
-            self._pages = {"page", "ocr_confidence"} <= self._columns("sentences")
-        return self._pages
+        """Sentences' ``page`` and ``ocr_confidence`` (migration 8, "pages")."""
+        return self._migrated(8)
 
     @property
     def has_languages(self) -> bool:
-        """Whether documents and sentences have ``language`` (the "languages" migration); only a
-        corpus opened with ``migrate=False`` at an older version lacks it."""
-        if getattr(self, "_languages", None) is None:
-            self._languages = "language" in self._columns("sentences")
-        return self._languages
+        """Documents' and sentences' ``language`` (migration 9, "languages")."""
+        return self._migrated(9)
+
+    @property
+    def has_run_authors(self) -> bool:
+        """Runs' ``by`` (migration 10, "run_authors")."""
+        return self._migrated(10)
 
     def known_speakers(self) -> dict[str, str]:
         """Surname -> full name, for surnames only one known speaker has ("blinken" -> "Antony Blinken")."""
@@ -928,7 +922,7 @@ class Corpus:
                 "code_version": manifest.get("code_version"), "embed_model": manifest.get("embed_model"),
                 "nli_model": manifest.get("nli_model"), "thresholds": json.dumps(manifest.get("thresholds")),
                 "corpus_fingerprint": manifest.get("corpus_fingerprint"), "manifest": json.dumps(manifest),
-            } | ({"by": self.user or current_user()} if self.schema_version() >= 10 else {}))
+            } | ({"by": self.user or current_user()} if self.has_run_authors else {}))
 
     def finish_run(self, run_id: int, status: str = "ok") -> None:
         with self.transaction():
@@ -1047,7 +1041,7 @@ class Corpus:
 
     def run_summaries(self, limit: int) -> list[dict]:
         """The newest runs with their verdict counts by label."""
-        by = 'r."by"' if self.schema_version() >= 10 else "null"
+        by = 'r."by"' if self.has_run_authors else "null"
         keys = ["id", "started_at", "status", "nli_model", "corpus", "by", "claims", "consistent", "novel",
                 "contradictory"]
         rows = self.execute(

@@ -21,17 +21,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from verify.errors import CorpusError
-from verify.store.corpus import MIGRATIONS, SCHEMA_VERSION, AddResult, Corpus, Document, now
-from verify.util import text_hash
+from verify.store.corpus import MIGRATIONS, SCHEMA_VERSION, AddResult, Corpus, Document, now, scope_where
+from verify.util import first_line, text_hash
 
-SCHEMES = ("postgresql://", "postgres://")
 # Tables whose primary key is not "id".
 PRIMARY_KEYS = {"speakers": "name", "settings": "key", "stale_claims": "claim_id",
                 "embeddings": "text_hash, model_id", "nli_scores": "model_id, premise_hash, hypothesis_hash"}
-
-
-def is_postgres(target) -> bool:
-    return isinstance(target, str) and target.startswith(SCHEMES)
 
 
 def redact(dsn: str) -> str:
@@ -204,8 +199,10 @@ assert len(PG_MIGRATIONS) == SCHEMA_VERSION, "every corpus.db migration has its 
 # Candidates the HNSW walk keeps (pgvector's default is 40): recall against exact search
 # rises with it, and so does latency (scripts/bench_store.py measures both).
 EF_SEARCH = 100
-# A fixed key for pg_advisory_lock: migrations, and (with a name) the recheck lock.
+# Fixed keys for PostgreSQL's advisory locks: migrations and vector-table creation (bigint
+# keys), and the named locks of ``exclusive`` and free-text claims (this int key and a hash).
 _LOCK_BASE = 0x7665726966  # "verif"
+_LOCK_KEY = _LOCK_BASE % 2**31
 
 
 class PgCorpus(Corpus):
@@ -229,9 +226,10 @@ class PgCorpus(Corpus):
         try:
             self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
         except psycopg.Error as e:
-            raise CorpusError(f"{redact(dsn)}: cannot connect ({_first_line(e)})") from None
+            raise CorpusError(f"{redact(dsn)}: cannot connect ({first_line(e)})") from None
         self._vector_tables: dict[str, str] = {}
         self._search_settings = False
+        self._version = None
         if migrate:
             self.migrate()
 
@@ -296,11 +294,6 @@ class PgCorpus(Corpus):
     def _has_table(self, table: str) -> bool:
         return self.conn.execute("select to_regclass(%s) is not null", [_ident(table)]).fetchone()[0]
 
-    def _columns(self, table: str) -> set[str]:
-        return {r[0] for r in self.conn.execute(
-            "select column_name from information_schema.columns where table_schema = current_schema() "
-            "and table_name = %s", [table])}
-
     def sync_ids(self) -> None:
         for (table,) in self.conn.execute(
                 "select table_name from information_schema.columns where table_schema = current_schema() "
@@ -332,7 +325,7 @@ class PgCorpus(Corpus):
                                   "applied_at text)")
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.FeatureNotSupported,
                 psycopg.errors.UndefinedFile) as e:
-            raise CorpusError(f"{self.location}: pgvector is not set up in this database ({_first_line(e)}); "
+            raise CorpusError(f"{self.location}: pgvector is not set up in this database ({first_line(e)}); "
                               "a superuser runs `create extension vector` in it once") from None
         for number, ((name, _), fn) in enumerate(zip(MIGRATIONS, PG_MIGRATIONS), 1):
             with self.conn.transaction():
@@ -343,7 +336,7 @@ class PgCorpus(Corpus):
                 self.conn.execute("insert into _migrations (id, name, applied_at) values (%s, %s, %s)",
                                   [number, name, now()])
             applied.append(name)
-        self._attribution = self._pages = self._languages = None
+        self._version = None
         return applied
 
     # --- what several writers at once need ------------------------------------------------------
@@ -374,14 +367,14 @@ class PgCorpus(Corpus):
     def claim_for_text(self, text: str, frame: str = "", proposition: str | None = None) -> int:
         with self.transaction():
             # Free-text claims have no unique key: the same text checked twice at once waits here.
-            self.conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", [_LOCK_BASE % 2**31, text_hash(text)])
+            self.conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", [_LOCK_KEY, text_hash(text)])
             return super().claim_for_text(text, frame, proposition)
 
     @contextlib.contextmanager
     def exclusive(self, name: str, wait: float = 0.0) -> Iterator[None]:
         """An advisory lock held by this connection: released when the block ends, or when
         the process dies (the server ends its session)."""
-        key = [_LOCK_BASE % 2**31, name]
+        key = [_LOCK_KEY, name]
         deadline = time.monotonic() + wait
         while not self.conn.execute("select pg_try_advisory_lock(%s, hashtext(%s))", key).fetchone()[0]:
             if time.monotonic() >= deadline:
@@ -438,8 +431,6 @@ class PgCorpus(Corpus):
                      columns: str = "s.id") -> list[tuple]:
         """Official sentences in ``scope`` matching ``match`` (every phrase with AND, any with OR),
         best BM25 first, with ids in (bounds[0], bounds[1]]: ``columns`` and the score."""
-        from verify.store.corpus import scope_where
-
         phrases = self._phrases(match)
         if not phrases:
             return []
@@ -601,5 +592,3 @@ def _vector_text(vec) -> str:
     return "[" + ",".join(repr(float(x)) for x in vec) + "]"
 
 
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
