@@ -166,6 +166,14 @@ def name_pool(docs: Iterable) -> dict[str, list[str]]:
     return {k: [n for n, c in v.most_common(400) if c >= 2] for k, v in counts.items()}
 
 
+@lru_cache(maxsize=1)
+def _aliases():
+    sys.path.insert(0, str(ROOT))
+    from verify.pipeline.aliases import Aliases
+
+    return Aliases.default()
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
@@ -180,7 +188,12 @@ def name_swaps(premise: str, hyp_doc, pool: dict[str, list[str]], rng: random.Ra
     ent = rng.choice(ents)
     kind = NAME_KINDS[ent.label_]
     taken = _words(premise) | _words(hypothesis)
-    candidates = [n for n in pool[kind] if not (_words(n) & taken) and n != ent.text]
+    # Another name of the same entity is no swap: "Washington" for "the United States" is
+    # the same state (verify.pipeline.aliases, the table the checker reads names with).
+    aliases = _aliases()
+    named = aliases.entities(premise) | aliases.entities(hypothesis) | {aliases.canonical(ent.text)}
+    candidates = [n for n in pool[kind] if not (_words(n) & taken) and n != ent.text
+                  and aliases.canonical(n) not in named]
     if not candidates:
         return []
     new = rng.choice(candidates[:200])

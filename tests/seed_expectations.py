@@ -3,7 +3,9 @@ written probes, each about an official sentence in the seeds (../shared/seeds).
 
 The expected label of every claim was decided by reading the seeds as an editor would,
 before looking at any output. A claim the public statements cover only in part may be
-consistent or novel; none of the 24 is contradicted by anything an official said.
+consistent or novel; none of the 24 is contradicted by anything an official said. Claims
+an official plainly said in public must come out consistent (``SUPPORTED``): a checker that
+answers "novel" to everything fails them.
 Used by tests/test_slow_quality.py and scripts/seed_report.py.
 """
 
@@ -46,7 +48,7 @@ EXPECTED = {
     "Tomahawk cruise missiles in Romania and Poland": ({N, C}, "missile arms control and New START public (000)"),
     "principles of sovereignty, inviolability of borders": ({C, N}, "Blinken: borders and territorial integrity (001)"),
     "respect the right of other countries to choose or change": ({C}, "Blinken (000), Carpenter (004)"),
-    "Open Door Policy under Article 10": ({C, N}, "allies pledged to preserve the open door (003)"),
+    "Open Door Policy under Article 10": ({C}, "allies pledged to preserve the open door (003)"),
     "withdrawing forces from Ukraine, Georgia and the Republic of Moldova": ({N, C}, "related only (001, 004)"),
     "Normandy Format": ({N}, "no official named these formats"),
     "coercive force posturing, aggressive nuclear rhetoric": ({N, C}, "de-escalate, stop the rhetoric (000)"),
@@ -58,6 +60,9 @@ EXPECTED = {
         {C}, "Julianne Smith: risk reduction, transparency, arms control"),
 }
 
+
+# The claims the public record plainly shows: each must be consistent.
+SUPPORTED = [fragment for fragment, (labels, _) in EXPECTED.items() if labels == {C}]
 
 # Probes: (claim, the label an editor would publish, words the deciding evidence must contain).
 # A changed number or name is caught by a rule (forced mismatches); the model probes ask the
@@ -81,4 +86,18 @@ MODEL_PROBES = [
      "contradictory", ["alliances"]),
     ("According to the document, a new invasion of Ukraine would bring Russia only minor sanctions.",
      "contradictory", ["sanctions"]),
+    # metonymy: Washington for the United States, of Blinken's words (000)
+    ("Washington is ready to discuss measures to increase confidence regarding military exercises in Europe.",
+     "consistent", ["exercises"]),
+    ("The United States is ready to discuss measures to increase confidence regarding military exercises in Europe.",
+     "consistent", ["exercises"]),
+    # a role for a name: Julianne Smith, the US ambassador to NATO (003)
+    ("America's envoy to NATO said the talks could discuss reciprocal restrictions on exercises.",
+     "consistent", ["exercises"]),
 ]
+
+# A confirmation that arrives after the check: the nightly recheck must report the claim
+# turning consistent, and name the statement that did it.
+RECHECK_CLAIM = "The leaked reply also proposes new measures to prevent incidents at sea in the Black Sea."
+CONFIRMATION = ("The spokesman confirmed that the United States offered Russia new measures to prevent "
+                "incidents at sea in the Black Sea.")

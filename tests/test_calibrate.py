@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
 from verify.pipeline.evidence import Mismatch
 from verify.pipeline.verdict import ENTAIL_FLOOR, Evidence, Thresholds, decide
-from verify.quality.calibrate import GRID, expected_calibration_error, fit, isotonic, load_thresholds, thresholds_from
+from verify.quality.calibrate import (
+    CONTRADICT_BARS,
+    GRID,
+    GRID_SIMILARITY,
+    expected_calibration_error,
+    fit,
+    isotonic,
+    load_thresholds,
+    thresholds_from,
+)
 
 
 def ev(sim, e, n, c, rank=1):
@@ -37,17 +47,35 @@ def test_the_grid_never_offers_what_must_not_be_switched_off():
     assert min(GRID["subject_overlap"]) > 0
 
 
-def test_fit_chooses_thresholds_from_the_grid_and_does_not_get_worse():
+def test_the_fitted_decision_is_validated_across_files_and_beats_the_rules():
     record = fit(labelled(), nli=True, groups=["a.jsonl"] * 150 + ["b.jsonl"] * 150)
-    t = record["thresholds"]
-    for key, values in GRID.items():
-        assert t[key] in values or t[key] == getattr(Thresholds(), key)  # a default no grid value beat
-    assert t["forced_mismatch"] is True
-    before, after = record["metrics"]["before"], record["metrics"]["after"]
-    assert after["macro_f1"] >= before["macro_f1"] and after["macro_f1"] > 0.8
+    f = record["fit"]
+    from verify.pipeline.assess import FEATURES
+    assert f["features"] == list(FEATURES) and sorted(f["labels"]) == sorted(("consistent", "novel", "contradictory"))
+    assert len(f["coef"]) == 3 and all(len(row) == len(FEATURES) for row in f["coef"])
+    before, held_out = record["metrics"]["before"], record["metrics"]["held_out"]
+    assert held_out["macro_f1"] > 0.8 and held_out["macro_f1"] >= before["macro_f1"] - 0.02
     assert set(record["per_file"]) == {"a.jsonl", "b.jsonl"}
-    assert record["per_file"]["a.jsonl"]["n"] == 150
-    assert after["ece"] <= after["ece_raw"]
+    assert record["per_file"]["a.jsonl"]["n"] == 150 and "held_out" in record["per_file"]["a.jsonl"]
+    assert record["thresholds"]["forced_mismatch"] is True
+
+
+def test_a_fitted_decision_scores_with_its_probability_and_says_so():
+    t = thresholds_from(fit(labelled(), nli=True), "test")
+    v = decide([ev(0.8, 0.93, 0.05, 0.02)], t, nli=True)
+    assert v.label == "consistent" and v.code == "entailed"
+    assert v.score == v.probabilities["consistent"] and v.probabilities["consistent"] > 0.5
+    assert sum(v.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_fitted_decision_never_says_consistent_without_support():
+    """Whatever the fit learnt, consistent needs real entailment above the floor."""
+    record = fit(labelled(), nli=True)
+    f = record["fit"]
+    i = f["labels"].index("consistent")
+    f["intercept"][i] = 50.0  # a fit that would call everything consistent
+    t = thresholds_from(record, "test")
+    assert decide([ev(0.8, 0.3, 0.6, 0.1)], t, nli=True).label == "novel"
 
 
 def test_a_fitted_record_still_forces_mismatches():
@@ -55,7 +83,23 @@ def test_a_fitted_record_still_forces_mismatches():
     t = thresholds_from(record, "test")
     e = ev(0.9, 0.95, 0.03, 0.02)
     e.forced = [Mismatch("number", "10,000 troops", "100,000 troops")]
-    assert decide([e], t, nli=True).label == "contradictory"
+    v = decide([e], t, nli=True)
+    assert v.label == "contradictory" and v.code == "mismatch"
+
+
+def test_the_similarity_only_fit_chooses_its_bar_from_the_grid():
+    def sim_only(seed=3, n=120):
+        rng = random.Random(seed)
+        out = []
+        for i in range(n):
+            gold = ("consistent", "novel")[i % 2]
+            e = ev(rng.uniform(0.7, 0.95) if gold == "consistent" else rng.uniform(0.3, 0.72), None, None, None)
+            out.append((gold, decide([e], Thresholds(), nli=False), [e]))
+        return out
+
+    record = fit(sim_only(), nli=False)
+    assert record["thresholds"]["sim_consistent"] in GRID_SIMILARITY
+    assert record["metrics"]["after"]["macro_f1"] >= record["metrics"]["before"]["macro_f1"]
 
 
 def test_isotonic_steps_never_decrease_and_ece_measures_the_gap():
@@ -72,42 +116,80 @@ def test_a_corpus_calibration_for_the_same_model_wins_over_the_shipped_one(corpu
     record["thresholds"]["contradict"] = 0.95
     cid = corpus.store_calibration(json.loads(json.dumps(record)))
     t = load_thresholds(corpus, "fake-nli")
-    assert t.contradict == 0.95 and t.source == f"corpus calibration {cid}"
+    assert t.contradict == 0.95 and t.source == f"corpus calibration {cid}" and t.fit == record["fit"]
     assert load_thresholds(corpus, "another-model").source in ("built-in defaults",
                                                                "shipped calibration (verify/calibration.json)")
 
 
 def test_the_fit_never_buys_f1_with_false_contradictions():
-    """Letting the third most similar sentence contradict would find 40 more contradictions
-    and 30 false ones: better macro-F1, worse for a desk. The fit must not take it."""
-    def third_contradicts(gold):
-        evs = [ev(0.9, 0.1, 0.85, 0.05, 1), ev(0.85, 0.1, 0.85, 0.05, 2), ev(0.8, 0.02, 0.08, 0.9, 3)]
+    """The model's contradiction is right 40 times and wrong 30 times on look-alike
+    evidence: calling all 70 contradictory is better macro-F1 than calling none, and worse
+    for a desk. The held-out contradiction precision may not fall below the rules'."""
+    def contradicted(gold, rng):
+        evs = [ev(0.85, 0.05, 0.1, rng.uniform(0.6, 0.7), 1)]
         return (gold, decide(evs, Thresholds(), nli=True), evs)
 
-    scored = labelled(n=300) + [third_contradicts("contradictory") for _ in range(40)] \
-        + [third_contradicts("novel") for _ in range(30)]
-    record = fit(scored, nli=True)
-    before, after = record["metrics"]["before"], record["metrics"]["after"]
-    assert after["per_label"]["contradictory"]["precision"] >= before["per_label"]["contradictory"]["precision"]
-    assert record["thresholds"]["contradict_top"] < 3
-    assert record["contradiction_precision_floor"] == before["per_label"]["contradictory"]["precision"]
-    # without the floor the same data would have chosen the riskier setting
-    loose = [decide(evs, Thresholds(contradict_top=50), nli=True).label for _, _, evs in scored]
-    strict = [decide(evs, Thresholds(), nli=True).label for _, _, evs in scored]
-    from verify.quality.evaluate import metrics
-    gold = [g for g, _, _ in scored]
-    assert metrics(gold, loose)["macro_f1"] > metrics(gold, strict)["macro_f1"]
+    rng = random.Random(5)
+    scored = labelled(n=300) + [contradicted("contradictory", rng) for _ in range(40)] \
+        + [contradicted("novel", rng) for _ in range(30)]
+    groups = (["a"] * 150 + ["b"] * 150) + ["a", "b"] * 35
+    record = fit(scored, nli=True, groups=groups)
+    floor = record["contradiction_precision_floor"]
+    assert floor == record["metrics"]["before"]["per_label"]["contradictory"]["precision"]
+    assert record["metrics"]["held_out"]["per_label"]["contradictory"]["precision"] >= floor
+    assert record["fit"]["contradict_bar"] in CONTRADICT_BARS
 
 
-def test_the_shipped_calibration_is_for_the_shipped_model_and_its_scores_spread():
+def test_the_shipped_calibration_is_for_the_shipped_model_and_never_saw_desk_dev():
     from verify.pipeline.nli import nli_model_id
     from verify.quality.calibrate import SHIPPED
 
     record = json.loads(SHIPPED.read_text())
     assert record["provenance"]["nli_model"] == nli_model_id(None)  # refit after every model change
     assert record["thresholds"]["forced_mismatch"] is True
-    for name, m in record["per_file"].items():
-        low, *_, high = m["score_deciles"]  # 10th and 90th percentile of the calibrated scores
-        assert high - low >= 0.2, (name, m["score_deciles"])
-    after = record["metrics"]["after"]["per_label"]["contradictory"]["precision"]
-    assert after >= record["contradiction_precision_floor"]
+    # fitted on the project's own desk set and the dev sets, never on desk_dev, which judges it
+    fitted_on = {Path(f["path"]).name for f in record["provenance"]["files"]}
+    assert "desk_train.jsonl" in fitted_on and "desk_dev.jsonl" not in fitted_on
+    held_out = record["metrics"]["held_out"]["per_label"]["contradictory"]["precision"]
+    assert held_out >= record["contradiction_precision_floor"]
+    assert set(record["per_file"]) == fitted_on
+
+
+def _labelled_file(path, topics):
+    """Claims against a pool file beside them (X_pool.jsonl), one of each label per topic."""
+    pool, claims = [], []
+    for i, (subject, act, place) in enumerate(topics):
+        pool.append({"id": f"p{i}", "text": f"The {subject} {act} the {place} on Monday.", "speaker": "Ann Official",
+                     "date": "2022-01-26"})
+        claims += [
+            {"id": f"c{i}", "claim": f"The {subject} {act} the {place}.", "label": "consistent"},
+            {"id": f"x{i}", "claim": f"The {subject} never {act} the {place}.", "label": "contradictory"},
+            {"id": f"n{i}", "claim": f"A tunnel number {i} was dug under the orchard wall.", "label": "novel"},
+        ]
+    path.write_text("".join(json.dumps(c) + "\n" for c in claims))
+    path.with_name(path.stem + "_pool.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pool))
+    return path
+
+
+def test_cli_calibrate_validates_across_files_and_shows_what_it_was_fitted_on(tmp_path, monkeypatch, register_models):
+    from typer.testing import CliRunner
+
+    from fakes import FakeEmbedder, FakeNLI
+    from verify.cli import app
+
+    register_models(embedder=lambda *a, **k: FakeEmbedder(), nli=lambda spec: FakeNLI())
+    monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
+    a = _labelled_file(tmp_path / "a.jsonl", [("ministry", "opened", "northern crossing"),
+                                              ("navy", "closed", "eastern harbour"),
+                                              ("council", "approved", "river bridge")])
+    b = _labelled_file(tmp_path / "b.jsonl", [("army", "left", "southern base"),
+                                              ("court", "reopened", "old archive"),
+                                              ("bank", "sold", "central tower")])
+    out = CliRunner().invoke(app, ["calibrate", str(a), str(b), "--db", str(tmp_path / "c.db"), "-q"])
+    assert out.exit_code == 0, out.output
+    assert "a_pool.jsonl" in out.output and "b_pool.jsonl" in out.output  # each file with its pool
+    assert "held out" in out.output and "a.jsonl" in out.output and "b.jsonl" in out.output
+    shown = CliRunner().invoke(app, ["calibrate", "--show"])
+    assert shown.exit_code == 0 and "shipped fit" in shown.output and "desk_train.jsonl" in shown.output
+    bare = CliRunner().invoke(app, ["calibrate"])
+    assert bare.exit_code != 0 and "--show" in bare.output

@@ -14,7 +14,15 @@ from verify.pipeline.nli import BUNDLED_NLI
 from verify.store.corpus import Corpus
 
 from conftest import SEEDS
-from seed_expectations import EXPECTED, RULE_PROBES, ingest_seed_case
+from seed_expectations import (
+    CONFIRMATION,
+    EXPECTED,
+    MODEL_PROBES,
+    RECHECK_CLAIM,
+    RULE_PROBES,
+    SUPPORTED,
+    ingest_seed_case,
+)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (BUNDLED_NLI / "config.json").exists(), reason="shipped NLI model missing")]
@@ -82,8 +90,45 @@ def test_novel_seed_verdicts_name_the_nearest_official_sentence_and_why_it_fell_
             assert len(r.verdict.needs_review) > 10
 
 
-@pytest.mark.parametrize("claim, label, words", RULE_PROBES)
-def test_a_changed_number_or_name_is_contradicted_by_the_sentence_it_changes(seed_run, claim, label, words):
+def test_what_officials_plainly_said_in_public_is_consistent(seed_run):
+    _, run = seed_run
+    assert len(SUPPORTED) >= 4
+    wrong = [f"{f}: {verdict_for(run, f).verdict.label} ({verdict_for(run, f).verdict.reason})"
+             for f in SUPPORTED if verdict_for(run, f).verdict.label != "consistent"]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_confirmation_turns_a_novel_claim_consistent_in_the_nightly_recheck(tmp_path, monkeypatch):
+    """The drift the nightly job exists for: exit 1, the new statement named."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from verify.cli import app
+
+    if not SEEDS.exists():
+        pytest.skip("../shared/seeds not present")
+    monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
+    db = tmp_path / "corpus.db"
+    corpus = Corpus(db)
+    ingest_seed_case(corpus, SEEDS)
+    corpus.close()
+    run = lambda *a: CliRunner().invoke(app, [str(x) for x in a] + ["--db", str(db)])  # noqa: E731
+    first = run("claim", RECHECK_CLAIM, "--save", "-f", "json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["claims"][0]["label"] == "novel"
+    (tmp_path / "confirm.txt").write_text(CONFIRMATION + "\n")
+    assert run("ingest", "official", tmp_path / "confirm.txt", "--publisher", "U.S. Department of State",
+               "--date", "2022-02-03").exit_code == 0
+    again = run("recheck", "--all", "-f", "json")
+    assert again.exit_code == 1, again.output
+    [drift] = json.loads(again.stdout)["drift"]
+    assert (drift["old_label"], drift["new_label"]) == ("novel", "consistent"), drift
+    assert "incidents at sea" in json.dumps(drift["causes"]).lower()
+
+
+@pytest.mark.parametrize("claim, label, words", RULE_PROBES + MODEL_PROBES)
+def test_every_written_probe_gets_the_label_an_editor_would_publish(seed_run, claim, label, words):
     checker, _ = seed_run
     [r] = checker.check_text(claim, save=False).results
     assert r.verdict.label == label, r.verdict.reason

@@ -76,23 +76,34 @@ def eval_cmd(
 
 @app.command()
 def calibrate(
-    claims: Annotated[list[Path], typer.Argument(help="labelled claims JSONL files (eval format)")],
+    claims: Annotated[Optional[list[Path]], typer.Argument(
+        help="labelled claims JSONL files (eval format); X_pool.jsonl beside X.jsonl is its pool")] = None,
     limit: Annotated[Optional[int], typer.Option(help="only the first N claims of each file")] = None,
     save_default: Annotated[bool, typer.Option("--save-default",
                                                help="also write verify/calibration.json (the shipped default)")] = False,
+    show: Annotated[bool, typer.Option("--show", help="print the shipped fit's figures and what it was fitted on")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the whole record")] = False,
     k: KOption = 5, nli_model: NliOption = None, db: DbOption = None, quiet: QuietOption = False,
 ):
-    """Fit decision thresholds and score calibration on labelled claims; store them in the corpus.
+    """Fit the decision on labelled claims; store it in the corpus (and ship it with --save-default).
 
-    Later checks on this corpus use the newest calibration for their NLI model.
+    With an NLI model the fit is a small classifier over what the checker measures, validated
+    across files: each file's figures come from a fit on the other files. Later checks on this
+    corpus use the newest fit for their NLI model.
 
-    Example: verify calibrate ../shared/eval/vitaminc_dev.jsonl ../shared/eval/climate_fever_dev.jsonl
+    Example: verify calibrate verify/data/desk_train.jsonl ../shared/eval/vitaminc_dev.jsonl
     """
     from verify.pipeline.thresholds import SHIPPED
     from verify.quality.calibrate import calibrate as fit
     from verify.quality.evaluate import read_jsonl
 
+    if show:
+        record = json.loads(SHIPPED.read_text())
+        shown = json.dumps(record, indent=2) if as_json else _fit_summary(record, "shipped fit (verify/calibration.json)")
+        typer.echo(shown)
+        return
+    if not claims:
+        raise typer.BadParameter("name labelled claims files, or --show for the shipped fit")
     n = sum(min(len(read_jsonl(c, ("claim", "label"))), limit or 10**9) for c in claims)
     nli = "auto" if nli_model is None else _nli(nli_model)
     with _Progress("calibrate", n, quiet) as advance:
@@ -103,8 +114,31 @@ def calibrate(
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return
-    b, a = record["metrics"]["before"], record["metrics"]["after"]
-    typer.echo(f"calibration {cid} on {record['n']} claims (NLI {record['provenance']['nli_model'] or 'none'})")
-    typer.echo(f"thresholds: {json.dumps(record['thresholds'])}")
-    typer.echo(f"macro-F1 {b['macro_f1']:.3f} -> {a['macro_f1']:.3f}; accuracy {b['accuracy']:.3f} -> "
-               f"{a['accuracy']:.3f}; ECE {a['ece_raw']} raw -> {a['ece']} calibrated")
+    typer.echo(_fit_summary(record, f"calibration {cid}"))
+
+
+def _fit_summary(record: dict, name: str) -> str:
+    """What a fit was fitted on, and its figures: per file unfitted, held out, in sample."""
+    prov = record["provenance"]
+    lines = [f"{name}: {record['n']} claims, NLI {prov['nli_model'] or 'none'}, fitted {prov['fitted_at']}",
+             f"method: {prov['method']}"]
+    for f in prov["files"]:
+        lines.append(f"  {f['path']} ({f['claims']} claims, sha256 {f['sha256']}"
+                     + (f"; pool {f['pool']}" if f.get("pool") else "") + ")")
+    if record.get("fit"):
+        lines.append(f"contradiction bar P >= {record['fit']['contradict_bar']}; held-out contradiction precision "
+                     f"floor {record['contradiction_precision_floor']:.3f} (the unfitted rules')")
+        lines.append("per file, macro-F1: unfitted rules -> held out (fit on the other files) -> in sample")
+        for file, m in record["per_file"].items():
+            h = m["held_out"]["per_label"]
+            lines.append(f"  {file:<28} {m['unfitted']['macro_f1']:.3f} -> {m['held_out']['macro_f1']:.3f} -> "
+                         f"{m['in_sample']['macro_f1']:.3f}   held out: consistent R {h['consistent']['recall']:.2f}, "
+                         f"contradictory R {h['contradictory']['recall']:.2f} P {h['contradictory']['precision']:.2f}")
+        ho = record["metrics"]["held_out"]
+        lines.append(f"all files held out: macro-F1 {ho['macro_f1']:.3f}, accuracy {ho['accuracy']:.3f}")
+    else:
+        b, a = record["metrics"]["before"], record["metrics"]["after"]
+        lines.append(f"thresholds: {json.dumps(record['thresholds'])}")
+        lines.append(f"macro-F1 {b['macro_f1']:.3f} -> {a['macro_f1']:.3f}; accuracy {b['accuracy']:.3f} -> "
+                     f"{a['accuracy']:.3f}; ECE {a.get('ece_raw')} raw -> {a.get('ece')} calibrated")
+    return "\n".join(lines)

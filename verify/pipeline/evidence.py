@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from verify.pipeline.thresholds import Thresholds
+
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "forty": 40,
                  "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12}
@@ -180,7 +182,7 @@ def _acronym_of(short: str, long: str) -> bool:
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _same_subject(claim: str, official: str) -> bool:
+def _same_subject(claim: str, official: str, bar: float = Thresholds.entity_subject) -> bool:
     """Most of what the claim says besides its names is also in the official sentence.
 
     A different name means a different fact only when the rest agrees ("troops to Romania"
@@ -193,12 +195,12 @@ def _same_subject(claim: str, official: str) -> bool:
     if not rest:
         return True
     theirs = set(_WORD.findall(official.lower()))
-    return len(rest & theirs) / len(rest) >= 0.6
+    return len(rest & theirs) / len(rest) >= bar
 
 
-def _entity_pair(claim: str, official: str) -> bool:
+def _entity_pair(claim: str, official: str, bar: float = Thresholds.entity_subject) -> bool:
     """Whether a pair can have an entity mismatch at all (both name something, same subject)."""
-    return _needs_model(claim) and _needs_model(official) and _same_subject(claim, official)
+    return _needs_model(claim) and _needs_model(official) and _same_subject(claim, official, bar)
 
 
 def warm_entity_pairs(pairs) -> None:
@@ -206,14 +208,14 @@ def warm_entity_pairs(pairs) -> None:
     warm_entities(t for c, o in pairs if _entity_pair(c, o) for t in (c, o))
 
 
-def entity_mismatches(claim: str, official: str) -> list[Mismatch]:
+def entity_mismatches(claim: str, official: str, subject: float = Thresholds.entity_subject) -> list[Mismatch]:
     """Kinds of entity both sentences name, where no name of the claim's appears in the official one.
 
     A name found under another kind still counts as found: the small model calls some
     places people ("Kyiv") and some organisations places.
     """
     out = []
-    if not _entity_pair(claim, official):
+    if not _entity_pair(claim, official, subject):
         return out
     ce, oe = entities(claim), entities(official)
     official_names = [o for names in oe.values() for o in names]
@@ -272,23 +274,30 @@ def same_subject(claim: str, official: str, min_overlap: float = 0.5) -> bool:
 
 
 FORCING_KINDS = ("number", "date", "entity")
-FORCING_OVERLAP = 0.6  # the rest of the claim must be in the official words for a mismatch to decide
 
 
-def forced_mismatches(claim_units: list[str], official_units: list[str]) -> list[Mismatch]:
+def forced_mismatches(claim_units: list[str], official_units: list[str], *,
+                      forcing_overlap: float = Thresholds.forcing_overlap,
+                      entity_subject: float = Thresholds.entity_subject, overlap=None) -> list[Mismatch]:
     """Number, date and name mismatches between a claim and an official sentence on the same
     subject, clause against clause: these make a claim contradictory (see verdict).
 
     The numbers, dates and names themselves differ, so overlap is measured on the rest;
     names (the entity check's own rule) are left out of its overlap.
+
+    Args:
+        overlap: ``(claim, official) -> share of the claim matched``; the checker passes
+            its word alignment (``align.Aligner``: "troops" matches "soldiers"), the default
+            counts shared word stems.
     """
+    overlap = overlap or subject_overlap
     found: list[Mismatch] = []
     for c in claim_units:
         for o in official_units:
-            for m in mismatches(c, o):
+            for m in mismatches(c, o, entity_subject):
                 if m.kind not in FORCING_KINDS or any(str(m) == str(f) for f in found):
                     continue
-                if m.kind == "entity" or subject_overlap(_without_quantities(c), o) >= FORCING_OVERLAP:
+                if m.kind == "entity" or overlap(_without_quantities(c), o) >= forcing_overlap:
                     found.append(m)
     return found
 
@@ -305,7 +314,7 @@ def negated(text: str) -> bool:
     return bool(_NEGATION.search(text))
 
 
-def mismatches(claim: str, official: str) -> list[Mismatch]:
+def mismatches(claim: str, official: str, entity_subject: float = Thresholds.entity_subject) -> list[Mismatch]:
     """Disagreements of number, date, named entity or polarity between a claim and an official sentence.
 
     Only meaningful for pairs about the same thing: the caller applies them to closely
@@ -322,7 +331,7 @@ def mismatches(claim: str, official: str) -> list[Mismatch]:
     if (c_days and o_days and not any(_same_day(a, b) for a in c_days for b in o_days)
             or c_years and o_years and not c_years & o_years):
         out.append(Mismatch("date", ", ".join(cd.values()), ", ".join(od.values())))
-    out += entity_mismatches(claim, official)
+    out += entity_mismatches(claim, official, entity_subject)
     if negated(claim) != negated(official):
         out.append(Mismatch("polarity", "negated" if negated(claim) else "affirmed",
                             "negated" if negated(official) else "affirmed"))

@@ -139,25 +139,23 @@ def claim_languages(corpus, texts: Sequence[str]) -> list[str]:
 def multilingual_embedder(checker):
     """The checker's multilingual embedder, loaded on first use (a test sets
     ``checker.multilingual_embedder`` to a fake before checking)."""
-    embedder = getattr(checker, "multilingual_embedder", None)
-    if embedder is None:
+    if checker.multilingual_embedder is None:
         from verify.loading import multilingual
 
-        embedder = checker.multilingual_embedder = multilingual()
-    return embedder
+        checker.multilingual_embedder = multilingual()
+    return checker.multilingual_embedder
 
 
 def multilingual_index(checker):
     """The index of the official sentences by the multilingual embedder (its own FAISS files in
     ``embeddings/``, or its own pgvector table, keyed by model id), built or brought up to date on first use."""
-    index = getattr(checker, "_multilingual_index", None)
-    if index is None:
+    if checker.cross_lingual_index is None:
         from verify.pipeline.index import open_index
 
         index = open_index(checker.corpus, multilingual_embedder(checker))
         index.ensure()
-        checker._multilingual_index = index
-    return index
+        checker.cross_lingual_index = index
+    return checker.cross_lingual_index
 
 
 def score_cross_lingual(checker, texts: Sequence[str], originals: Sequence[str], languages: Sequence[str],
@@ -209,6 +207,7 @@ def score_cross_lingual(checker, texts: Sequence[str], originals: Sequence[str],
             verdict = Verdict("novel", 1.0, f"claim in {name(lang)}: no official-side statement found; "
                               "not judged (the NLI model reads English only)")
         verdict.needs_review = CROSS_LINGUAL_REVIEW.format(language=name(lang))
+        verdict.code, verdict.review_code = "cross-lingual", "cross-lingual"
         verdict.flags.append(f"cross-lingual: claim in {name(lang)}; evidence by {embedder.model_id}, dense only, no NLI")
         # Quoted words are looked up as for English claims (a Spanish report quoting an
         # official in English); they are shown, never decisive here.

@@ -953,7 +953,9 @@ class Corpus:
                 "needs_review": verdict.needs_review,
                 "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes,
                                        "cutoffs": verdict.cutoffs, "clauses": verdict.clauses,
-                                       "decisive": verdict.decisive})})
+                                       "decisive": verdict.decisive, "code": verdict.code,
+                                       "review_code": verdict.review_code, "probabilities": verdict.probabilities,
+                                       "trail": verdict.trail})})
             self._insert_rows("evidence", ({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 

@@ -1,0 +1,121 @@
+"""Reading as a desk reads: aliases to one canonical name, frames off, words aligned."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from verify.pipeline.align import Aligner, content_words
+from verify.pipeline.aliases import Aliases
+from verify.pipeline.reading import Reader, split_speech
+
+SPEAKERS = [
+    {"name": "Jens Stoltenberg", "affiliation": "NATO", "role": "Secretary General"},
+    {"name": "Julianne Smith", "affiliation": "US", "role": "ambassador to NATO"},
+    {"name": "Michael Carpenter", "affiliation": "US", "role": "the US ambassador to the OSCE"},
+]
+
+
+@pytest.fixture(scope="module")
+def aliases():
+    return Aliases.default().with_speakers(SPEAKERS)
+
+
+@pytest.fixture(scope="module")
+def reader(aliases):
+    return Reader(aliases)
+
+
+@pytest.mark.parametrize("alias, canonical", [
+    ("Washington", "United States"), ("the U.S.", "United States"), ("America", "United States"),
+    ("the White House", "United States"), ("Moscow", "Russia"), ("the Kremlin", "Russia"),
+    ("Kyiv", "Ukraine"), ("Kiev", "Ukraine"), ("the Alliance", "NATO"), ("Beijing", "China"),
+    ("Tokyo", "Japan"), ("Britain", "United Kingdom"),
+])
+def test_capitals_seats_and_short_forms_are_their_state(aliases, alias, canonical):
+    assert aliases.entities(f"{alias} said so.") == {canonical}
+
+
+def test_demonyms_and_country_names_come_from_the_country_package(aliases):
+    # Not in verify's own data file: these come from countryinfo.
+    assert aliases.entities("Mongolian officials met in Ulaanbaatar.") == {"Mongolia"}
+    assert aliases.canonical("Japanese") == "Japan"
+
+
+def test_a_capital_inside_a_longer_name_is_not_the_state(aliases):
+    assert aliases.normalise("The Washington Treaty binds the allies.") == "The Washington Treaty binds the allies."
+
+
+def test_roles_read_as_the_speaker_who_holds_them(aliases):
+    assert aliases.entities("NATO's secretary general spoke.") == {"Jens Stoltenberg"}
+    assert aliases.entities("America's ambassador to NATO spoke.") == {"Julianne Smith"}
+    assert aliases.entities("The U.S. envoy to the OSCE spoke.") == {"Michael Carpenter"}
+
+
+def test_a_title_two_people_share_names_nobody():
+    shared = Aliases.default().with_speakers([
+        {"name": "Ann One", "affiliation": "US", "role": "spokesperson"},
+        {"name": "Bob Two", "affiliation": "US", "role": "spokesperson"}])
+    assert "Ann One" not in shared.entities("The US spokesperson spoke.")
+
+
+def test_metonymy_reads_as_the_state(reader):
+    a = reader.claim("Washington is ready to discuss limits on military exercises in Europe.")
+    b = reader.claim("The United States is ready to discuss limits on military exercises in Europe.")
+    assert a.nli == b.nli
+
+
+def test_document_frames_and_speech_frames_come_off(reader):
+    r = reader.claim("The leaked reply says the Kremlin rejected the offer.")
+    assert r.frame and r.nli == "Russia rejected the offer."
+    assert split_speech("Sullivan said the risk of an invasion was high.") == (
+        "Sullivan", "The risk of an invasion was high.")
+    r = reader.claim("America's ambassador to NATO said the talks could cover mutual limits.")
+    assert r.speaker_entity == "Julianne Smith" and r.nli == "The talks could cover mutual limits."
+
+
+def test_a_document_as_agent_reads_as_its_author_or_the_side_it_is_compared_with(reader, aliases):
+    assert reader.claim("The U.S. reply proposes new measures.").nli == "The United States proposes new measures."
+    unnamed = reader.claim("The leaked reply also proposes new measures.")
+    assert unnamed.author == ""
+    assert unnamed.as_read_by("US", aliases) == "The United States also proposes new measures."
+    assert unnamed.as_read_by(None, aliases) == unnamed.nli
+
+
+def test_we_in_an_official_sentence_is_the_speakers_side(reader):
+    r = reader.official("We will not release the document, Blinken said.", "Antony Blinken", "US")
+    assert r.nli == "The United States will not release the document." and r.speaker == "Blinken"
+
+
+class WordVectors:
+    """Word embeddings that put listed synonyms together and everything else apart."""
+
+    SAME = [{"limits", "restrictions"}, {"soldiers", "troops"}]
+
+    def __call__(self, words):
+        out = []
+        for w in words:
+            group = next((i for i, g in enumerate(self.SAME) if w in g), None)
+            v = np.zeros(64, dtype=np.float32)
+            v[group if group is not None else 10 + hash(w) % 50] = 1.0
+            out.append(v)
+        return np.array(out)
+
+
+def test_alignment_matches_names_lemmas_and_meaning():
+    aligner = Aligner(WordVectors())
+    full = aligner.align("The United States will discuss limits on exercises.",
+                         "The United States is ready to talk about restrictions on military exercises.")
+    assert "limits" not in full.unmatched and "exercises" not in full.unmatched
+    assert full.unmatched == ["discuss"] and full.score == 0.75  # united states, limits, exercises of four
+    lemma = aligner.align("Blinken talked to Lavrov.", "Antony Blinken talks with Sergei Lavrov.")
+    assert lemma.score == 1.0
+    apart = aligner.align("The reply was drafted without consulting Ukraine.",
+                          "Washington's budget for farming rose.")
+    assert apart.score < 0.5
+
+
+def test_without_word_vectors_only_names_and_lemmas_match():
+    aligner = Aligner(None)
+    assert aligner.align("limits on exercises", "restrictions on exercises").unmatched == ["limits"]
+    words = content_words("The U.S. will not accept it.")
+    assert "accept" in words and not {"will", "not", "the"} & set(words)
