@@ -276,6 +276,12 @@ def _default() -> Aliases:
         entity = Entity(name, "organisation", False)
         add(name, entity, "name")
         for alias in aliases:
+            if re.match(r"the\s+[a-z]", alias):
+                # A common noun names the organisation only with its article ("the alliance"),
+                # never alone ("an alliance of farmers").
+                for written in (alias, alias[:1].upper() + alias[1:]):
+                    names.setdefault(written, (entity, "short form"))
+                continue
             alias = re.sub(r"^the\s+", "", alias)
             add(alias, entity, "short form")
     return Aliases(names)

@@ -110,6 +110,8 @@ class Aligner:
                     continue
                 unmatched.append(w)
                 continue
+            if any(w in t.split() for t in theirs if " " in t):
+                continue  # a surname of a full name: "blinken" / "antony blinken"
             if self._similar(w, theirs):
                 continue
             unmatched.append(w)

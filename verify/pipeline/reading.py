@@ -38,13 +38,17 @@ _ROLE_WORDS = (r"secretary|general|minister|spokesman|spokeswoman|spokesperson|a
                r"director|commissioner|counterpart|prime|vice|undersecretary|assistant|permanent|council|office|"
                r"source|sources|aide|aides")
 _NAME = r"(?:[A-Z][\w.'’\-]*|U\.S\.|" + _ROLE_WORDS + r"|the|of|for|to|and|in|on|at|[\w.\-]+['’]s)"
-_SPEAKER = rf"(?P<who>(?:He|She|They|We|I)|(?:The |the )?{_NAME}(?:,?\s+{_NAME}){{0,14}})"
+# A speaker starts with a name, a title or "the": never with a bare function word ("of states").
+_HEAD = r"(?:[A-Z][\w.'’\-]*|U\.S\.|" + _ROLE_WORDS + r"|[\w.\-]+['’]s)"
+_SPEAKER = rf"(?P<who>(?:He|She|They|We|I)|(?:The |the )?{_HEAD}(?:,?\s+{_NAME}){{0,14}})"
 _LEAD = r"^(?:(?:[A-Z][^,;:]{0,60}),\s+)?"  # "In a press briefing, ..." / "However, ..."
 _FRONT = re.compile(rf"{_LEAD}{_SPEAKER},?\s+(?:also\s+|again\s+|repeatedly\s+|later\s+)?{_SPEECH}"
                     r"(?:\s+that)?(?:\s*[:,])?\s+(?P<rest>.+)$")
-_BACK = re.compile(rf"^(?P<rest>.+?)[,;]?[\u201d\"]?\s*[,;]?\s+(?:{_SPEAKER}\s+(?:also\s+)?{_SPEECH}|{_SPEECH}\s+"
-                   rf"(?P<who2>(?:the |The )?{_NAME}(?:,?\s+{_NAME}){{0,14}})|according to\s+"
-                   rf"(?P<who3>(?:the |The )?{_NAME}(?:,?\s+{_NAME}){{0,14}}))[^.,;]*\.?$")
+# "..., Sullivan said." / "...,” said the spokesman on Tuesday." / "..., according to X.": the
+# frame follows a comma or a closing quote, and only a few words may trail its verb.
+_BACK = re.compile(rf"^(?P<rest>.+?)(?:[,;][\u201d\"]?|[\u201d\"][,;]?)\s+(?:{_SPEAKER}\s+(?:also\s+)?{_SPEECH}|"
+                   rf"{_SPEECH}\s+(?P<who2>(?:the |The )?{_HEAD}(?:,?\s+{_NAME}){{0,14}})|according to\s+"
+                   rf"(?P<who3>(?:the |The )?{_HEAD}(?:,?\s+{_NAME}){{0,14}}))(?:\s+[^.,;\s]+){{0,6}}\s*\.?$")
 _QUOTES = "\"\u201c\u201d"
 # A document as the subject of an act: "The U.S. reply also proposes ...".
 _DOCUMENT = re.compile(
