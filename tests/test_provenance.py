@@ -330,3 +330,18 @@ def test_evidence_carries_its_relation_to_the_report_date(corpus, dated):
 def test_typed_claims_have_no_report_date(corpus, dated):
     (result,) = make_checker(corpus).check_text(LIMITS).results
     assert result.evidence and all(e.sentence["relation"] == "unknown" for e in result.evidence)
+
+
+def test_the_trail_shows_the_canonical_reading_that_decided(corpus, populated):
+    from verify.outputs.render import render_explain
+
+    text = "The leaked reply says Washington is ready to discuss reciprocal limits on military exercises in Europe."
+    (result,) = make_checker(corpus).check_text(text).results
+    trail = evidence_trail(corpus, result.claim_id)
+    top = trail["evidence"][0]
+    assert top["claim_read_as"].startswith("The United States is ready") and "Washington" not in top["claim_read_as"]
+    assert trail["verdict"]["code"] == result.verdict.code and trail["verdict"]["code"] is not None
+    # stored with the verdict, not recomputed: the same as the run computed it
+    assert [e["subject_overlap"] for e in trail["evidence"]] == [round(e.overlap, 4) for e in result.evidence]
+    shown = render_explain(trail)
+    assert "claim read as: \"The United States is ready" in shown and f"[{result.verdict.code}]" in shown

@@ -142,9 +142,11 @@ def render_explain(trail: dict, fmt: str = "text") -> str:
         out.append(f"  in document {c['document_id']} ({c.get('document_title') or 'untitled'}), "
                    f"characters {c['start']}-{c['end']}")
     out.append(f"verdict: {v['label']}{' (conflicting)' if v['conflicting'] else ''}, score {v['score']:.2f}")
-    out.append(f"reason: {v['reason']}")
+    out.append(f"reason: {v['reason']}" + (f" [{v['code']}]" if v.get("code") else ""))
+    if v.get("probabilities"):
+        out.append("fitted decision: " + ", ".join(f"P({k}) {p:.2f}" for k, p in v["probabilities"].items()))
     if v.get("needs_review"):
-        out.append(f"needs review: {v['needs_review']}")
+        out.append(f"needs review: {v['needs_review']}" + (f" [{v['review_code']}]" if v.get("review_code") else ""))
     for i, clause in enumerate(v.get("clauses") or []):
         out.append(f"  claim clause {i}: {clause}")
     side = m.get("official_side")
@@ -155,6 +157,13 @@ def render_explain(trail: dict, fmt: str = "text") -> str:
         counted = "" if e.get("counted", True) else " [not counted: not the official side]"
         out.append(f"  [{e['rank']}] similarity {e['similarity']:.2f}{probs}{counted}")
         out.append(f"      \"{e['text']}\"")
+        if e.get("read_as") and e["read_as"] != e["text"]:
+            out.append(f"      read as: \"{e['read_as']}\"")
+        if e.get("claim_read_as"):
+            back = "" if e.get("reverse_entail") is None else (
+                f"; the other way: entail {e['reverse_entail']:.2f} contradict {e['reverse_contradict']:.2f}")
+            out.append(f"      claim read as: \"{e['claim_read_as']}\"; alignment {e['subject_overlap']:.2f}"
+                       + (f" (unmatched: {', '.join(e['unmatched'])})" if e.get("unmatched") else "") + back)
         who = speaker_of(e) or "speaker unknown"
         if e.get("affiliation"):
             who += f" ({e['affiliation']})"
@@ -173,7 +182,7 @@ def render_explain(trail: dict, fmt: str = "text") -> str:
             part = f"clause {u['claim_clause']} of the claim" if u["claim_clause"] is not None else "the claim"
             src = f"\u201c{u['official']}\u201d" if u["official"] else "the whole sentence"
             out.append(f"      {src} vs {part}: entail {u['p_entail']:.2f} neutral {u['p_neutral']:.2f} "
-                       f"contradict {u['p_contradict']:.2f}, subject overlap {u['subject_overlap']:.2f}")
+                       f"contradict {u['p_contradict']:.2f}, alignment {u['subject_overlap']:.2f}")
         if e.get("decisive_mismatches"):
             out.append("      decisive mismatch: " + "; ".join(
                 f"{m['kind']}: claim {m['claim']} / official {m['official']}" for m in e["decisive_mismatches"]))
