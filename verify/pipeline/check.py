@@ -514,11 +514,6 @@ def evidence_trail(corpus: Corpus, claim_id: int, run_id: int | None = None) -> 
             "evidence": out, "run": {"id": run["id"], "status": run["status"], **manifest}}
 
 
-def run_thresholds(manifest: dict) -> Thresholds:
-    """The thresholds a run decided with (``Thresholds.from_manifest``)."""
-    return Thresholds.from_manifest(manifest)
-
-
 def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
               needs_review: str | None = None, trail: list[dict] | None = None) -> list[dict]:
     """The stored evidence as output records, with side-by-side mismatches and, for novel
