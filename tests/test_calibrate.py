@@ -177,7 +177,6 @@ def test_cli_calibrate_validates_across_files_and_shows_what_it_was_fitted_on(tm
     from fakes import FakeEmbedder, FakeNLI
     from verify.cli import app
 
-    register_models(embedder=lambda *a, **k: FakeEmbedder(), nli=lambda spec: FakeNLI())
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
     a = _labelled_file(tmp_path / "a.jsonl", [("ministry", "opened", "northern crossing"),
                                               ("navy", "closed", "eastern harbour"),
@@ -185,8 +184,21 @@ def test_cli_calibrate_validates_across_files_and_shows_what_it_was_fitted_on(tm
     b = _labelled_file(tmp_path / "b.jsonl", [("army", "left", "southern base"),
                                               ("court", "reopened", "old archive"),
                                               ("bank", "sold", "central tower")])
-    out = CliRunner().invoke(app, ["calibrate", str(a), str(b), "--db", str(tmp_path / "c.db"), "-q"])
+    made = []
+
+    def nli(spec):
+        made.append(FakeNLI())
+        return made[-1]
+
+    register_models(embedder=lambda *a, **k: FakeEmbedder(), nli=nli)
+    cache = tmp_path / "cache"
+    args = ["calibrate", str(a), str(b), "--db", str(tmp_path / "c.db"), "-q", "--cache", str(cache)]
+    out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output
+    assert made[-1].calls > 0 and len(list(cache.glob("*.pickle"))) == 2
+    again = CliRunner().invoke(app, args)  # a refit reuses the checked claims: no NLI at all
+    assert again.exit_code == 0 and made[-1].calls == 0
+    assert again.output.split("\n")[1:] == out.output.split("\n")[1:]  # the same figures (only the id differs)
     assert "a_pool.jsonl" in out.output and "b_pool.jsonl" in out.output  # each file with its pool
     assert "held out" in out.output and "a.jsonl" in out.output and "b.jsonl" in out.output
     shown = CliRunner().invoke(app, ["calibrate", "--show"])

@@ -83,6 +83,8 @@ def calibrate(
                                                help="also write verify/calibration.json (the shipped default)")] = False,
     show: Annotated[bool, typer.Option("--show", help="print the shipped fit's figures and what it was fitted on")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the whole record")] = False,
+    cache: Annotated[Optional[Path], typer.Option(
+        help="keep the checked claims in this folder and reuse them when refitting (private: a pickle)")] = None,
     k: KOption = 5, nli_model: NliOption = None, db: DbOption = None, quiet: QuietOption = False,
 ):
     """Fit the decision on labelled claims; store it in the corpus (and ship it with --save-default).
@@ -107,7 +109,7 @@ def calibrate(
     n = sum(min(len(read_jsonl(c, ("claim", "label"))), limit or 10**9) for c in claims)
     nli = "auto" if nli_model is None else _nli(nli_model)
     with _Progress("calibrate", n, quiet) as advance:
-        record = fit([str(c) for c in claims], nli=nli, k=k, limit=limit, progress=advance)
+        record = fit([str(c) for c in claims], nli=nli, k=k, limit=limit, progress=advance, cache=cache)
     cid = _corpus(db).store_calibration(record)
     if save_default:
         SHIPPED.write_text(json.dumps(record, indent=2) + "\n")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -236,22 +237,46 @@ def fit_grid(scored: list[tuple[str, object, list]], nli: bool, base: Thresholds
 
 
 def calibrate(paths: list[str], *, nli="auto", embedder=None, k: int = 5, limit: int | None = None,
-              progress=None) -> dict:
-    """Fit thresholds and score calibration on labelled claim files; return the record."""
+              progress=None, cache: Path | None = None) -> dict:
+    """Fit the decision on labelled claim files; return the record.
+
+    Args:
+        cache: a folder to keep each file's checked claims in, keyed by the file, its pool,
+            the models, ``k``, ``limit`` and verify's version: refitting after a change to the
+            fit reuses them instead of checking every claim again. A pickle: keep it private.
+    """
+    import pickle
+
+    from verify import __version__, loading
     from verify.quality.evaluate import score_file
 
+    nli = loading.nli(None) if nli == "auto" else nli
+    embedder = embedder if embedder is not None else loading.embedder()
     scored, manifest, files, groups = [], None, [], []
     for path in paths:
         pool = pool_beside(path)
-        f = score_file(path, str(pool) if pool else None, nli=nli, embedder=embedder, k=k, limit=limit,
-                       progress=progress, thresholds=Thresholds())
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        pool_digest = hashlib.sha256(pool.read_bytes()).hexdigest() if pool else None
+        key = hashlib.sha256(json.dumps([digest, pool_digest, nli.model_id if nli else None, embedder.model_id,
+                                         k, limit, __version__]).encode()).hexdigest()[:24]
+        kept = Path(cache) / f"{Path(path).stem}-{key}.pickle" if cache else None
+        if kept is not None and kept.exists():
+            f = pickle.loads(kept.read_bytes())
+            if progress:
+                progress(len(f["claims"]))
+        else:
+            f = score_file(path, str(pool) if pool else None, nli=nli, embedder=embedder, k=k, limit=limit,
+                           progress=progress, thresholds=Thresholds())
+            if kept is not None:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                tmp = kept.with_suffix(".tmp")
+                tmp.write_bytes(pickle.dumps({x: f[x] for x in ("claims", "results", "skipped", "manifest")}))
+                tmp.replace(kept)
         scored += [(c["label"], v, evs) for c, (v, evs) in zip(f["claims"], f["results"])]
         groups += [Path(path).name] * len(f["claims"])
         manifest = f["manifest"]
-        files.append({"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16],
-                      "claims": len(f["claims"]), "skipped": f["skipped"],
-                      "pool": str(pool) if pool else None,
-                      "pool_sha256": hashlib.sha256(pool.read_bytes()).hexdigest()[:16] if pool else None})
+        files.append({"path": str(path), "sha256": digest[:16], "claims": len(f["claims"]), "skipped": f["skipped"],
+                      "pool": str(pool) if pool else None, "pool_sha256": pool_digest[:16] if pool else None})
     record = fit(scored, nli=manifest["nli_model"] is not None, groups=groups)
     record["provenance"] = {
         "fitted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "files": files,
