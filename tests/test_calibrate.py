@@ -174,8 +174,9 @@ def _labelled_file(path, topics):
 def test_cli_calibrate_validates_across_files_and_shows_what_it_was_fitted_on(tmp_path, monkeypatch, register_models):
     from typer.testing import CliRunner
 
-    from fakes import FakeEmbedder, FakeNLI
     from verify.cli import app
+
+    from fakes import FakeEmbedder, FakeNLI
 
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
     a = _labelled_file(tmp_path / "a.jsonl", [("ministry", "opened", "northern crossing"),

@@ -1,11 +1,13 @@
 """Reading as a desk reads: aliases to one canonical name, frames off, words aligned."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
-from verify.pipeline.align import Aligner, content_words
 from verify.pipeline.aliases import Aliases
+from verify.pipeline.align import Aligner, content_words
 from verify.pipeline.reading import Reader, split_speech
 
 SPEAKERS = [
@@ -95,8 +97,8 @@ class WordVectors:
         out = []
         for w in words:
             group = next((i for i, g in enumerate(self.SAME) if w in g), None)
-            v = np.zeros(64, dtype=np.float32)
-            v[group if group is not None else 10 + hash(w) % 50] = 1.0
+            v = np.zeros(4096, dtype=np.float32)
+            v[group if group is not None else 10 + zlib.crc32(w.encode()) % 4000] = 1.0
             out.append(v)
         return np.array(out)
 
@@ -119,3 +121,34 @@ def test_without_word_vectors_only_names_and_lemmas_match():
     assert aligner.align("limits on exercises", "restrictions on exercises").unmatched == ["limits"]
     words = content_words("The U.S. will not accept it.")
     assert "accept" in words and not {"will", "not", "the"} & set(words)
+
+
+def test_what_a_speaker_said_of_itself_reads_as_the_speaker(reader):
+    assert reader.claim("Washington says it favours diplomacy and is ready to move forward.").nli == \
+        "The United States favours diplomacy and is ready to move forward."
+    # "it" before "was" names nobody: left alone
+    assert reader.claim("NATO said it was not the time to sit down with Russia.").nli == \
+        "It was not the time to sit down with Russia."
+
+
+def test_a_verb_with_a_plain_object_is_an_act_not_a_frame(reader):
+    assert reader.claim("Washington announced new sanctions on Russian banks.").nli == \
+        "The United States announced new sanctions on Russian banks."
+    assert reader.claim("Washington announced that new sanctions would follow.").nli == "New sanctions would follow."
+    # a document that suggests something proposes it; one that suggests that ... frames it
+    assert reader.claim("The document suggests a joint working group with Russia.").as_read_by("US", reader.aliases) \
+        == "The United States suggests a joint working group with Russia."
+    assert reader.claim("The document suggests that talks will resume.").nli == "Talks will resume."
+
+
+def test_a_possessive_document_reads_as_its_owner_and_a_verb_is_not_a_title(reader):
+    assert reader.claim("Washington's reply asks Moscow to release detained citizens.").nli == \
+        "The United States asks Russia to release detained citizens."
+    assert reader.claim("Washington wrote its reply without consulting its allies.").nli == \
+        "The United States wrote its reply without consulting its allies."
+
+
+def test_a_capital_as_a_place_stays_a_place(aliases):
+    assert aliases.normalise("Talks will be held in Helsinki, and Moscow agreed.") == \
+        "Talks will be held in Helsinki, and Russia agreed."
+    assert aliases.normalise("He met them at the Kremlin.") == "He met them at the Kremlin."

@@ -144,7 +144,7 @@ class Aliases:
         canonical name: "Washington's reply" -> "the United States's reply"."""
         out, last = [], 0
         for m in self.mentions(text):
-            if not m.rewritten:
+            if not m.rewritten or m.how in ("capital", "seat of power") and _as_place(text, m.start):
                 continue
             sentence_start = not text[:m.start].strip() or text[:m.start].rstrip().endswith((".", ":", "\u201c", '"'))
             capital = sentence_start or m.text[:1] == "T"
@@ -214,6 +214,15 @@ class Aliases:
         return re.compile(
             rf"(?<![\w])(?:(?:the|The)\s+)?(?:(?:new|former)\s+)?(?:{owner_re}(?:['’]s)?\s+(?:(?:new|former)\s+)?"
             rf"(?:{titles_re})|(?:{titles_re})\s+(?:of|for)\s+{owner_re})(?![\w])", re.I)
+
+
+_PLACE = re.compile(r"\b(?:in|at|to|from|near|outside|inside|into|via|between|around|across|toward|towards)\s+$", re.I)
+
+
+def _as_place(text: str, start: int) -> bool:
+    """A capital or seat of power used as a place ("talks in Helsinki", "at the Kremlin")
+    names the place, not the state acting: it stays as written."""
+    return bool(_PLACE.search(re.sub(r"(?:the|The)\s+$", "", text[:start])))
 
 
 def _part_of_longer_name(text: str, start: int, end: int) -> bool:

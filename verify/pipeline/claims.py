@@ -40,18 +40,19 @@ def validate_claim_text(text: str) -> str:
 # official statements can support or contradict, so only the proposition is scored.
 _SOURCE = (r"(?:the |this |that |a |an )?(?:supposed |alleged |leaked |purported |confidential |written |"
            r"american |us |u\.s\. |nato |nato's |alliance's |washington's |russian |two )*"
-           r"(?:response|responses|reply|replies|document|documents|text|texts|paper|papers|letter|draft|"
+           r"(?:response|responses|reply|replies|answer|answers|document|documents|text|texts|paper|papers|letter|draft|"
            r"proposal|proposals|leak|memo|cable|report|version)")
-_VERB = (r"(?:says|say|said|states|stated|reads|read|notes|noted|highlights|highlighted|stresses|stressed|"
-         r"adds|added|claims|claimed|shows|showed|reveals|revealed|indicates|indicated|suggests|suggested|"
-         r"underlines|underlined|emphasi[sz]es|emphasi[sz]ed|points out|pointed out|makes clear|made clear|"
+# "Says" verbs take a bare clause; the others also take a plain object ("the document
+# suggests a working group" proposes one: it is not a frame), so they frame only with "that".
+_VERB = (r"(?:(?:says|say|said|states|stated|reads|read|notes|noted|adds|added|claims|claimed|"
+         r"state|note|add|claim)(?: that)?|"
+         r"(?:highlights|highlighted|stresses|stressed|shows|showed|reveals|revealed|indicates|indicated|suggests|"
+         r"suggested|underlines|underlined|emphasi[sz]es|emphasi[sz]ed|points out|pointed out|makes clear|made clear|"
          # plural sources: "the documents show that ..."
-         r"state|note|highlight|stress|add|claim|show|reveal|indicate|suggest|underline|emphasi[sz]e|point out|"
-         r"make clear|"
-         r"also says|also notes|also highlights|also states)")
+         r"highlight|stress|show|reveal|indicate|suggest|underline|emphasi[sz]e|point out|make clear) that)")
 _FRAMES = [
     re.compile(rf"^(?:according to {_SOURCE}(?: (?:seen|published|obtained) by [^,]+)?,\s*)", re.I),
-    re.compile(rf"^(?:{_SOURCE}(?: (?:also|further|then))? {_VERB}(?: that)?,?\s+)", re.I),
+    re.compile(rf"^(?:{_SOURCE}(?: (?:also|further|then))? {_VERB},?\s+)", re.I),
     re.compile(rf"^(?:(?:in|under) {_SOURCE}(?: (?:to|from) [^,]{{1,40}})?,\s*)", re.I),
     re.compile(r"^(?:it (?:also )?(?:says|states|notes|highlights|stresses|adds) that\s+)", re.I),
     # Discourse links ("In this context, the text highlights that ...") carry no fact of their own.

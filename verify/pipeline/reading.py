@@ -26,11 +26,16 @@ from verify.pipeline.aliases import Aliases
 from verify.pipeline.claims import split_frame
 
 # Verbs that report an assertion, so "X said that P" asserts P as X's. Not "denied",
-# "rejected", "doubted" or "asked whether": those frames reverse or suspend P.
-_SPEECH = (r"(?:said|says|say|stated|states|told reporters|told journalists|added|adds|noted|notes|stressed|stresses|"
-           r"confirmed|confirms|explained|explains|emphasi[sz]ed|emphasi[sz]es|underscored|underscores|underlined|"
-           r"reiterated|reiterates|insisted|insists|made clear|makes clear|announced|announces|argued|warned|warns|"
-           r"pointed out|acknowledged|affirmed|declared|maintained|maintains|observed|remarked|wrote|told [A-Z]\w+)")
+# "rejected", "doubted" or "asked whether": those frames reverse or suspend P. "Say" verbs
+# take a bare clause ("Sullivan said the risk was high"); the others also take a plain
+# object ("Blinken reiterated his support", "Washington announced sanctions"), so before
+# their clause they need "that" or a colon.
+_SAY = r"(?:said|says|say|told reporters|told journalists|told [A-Z]\w+)"
+_REPORT = (r"(?:stated|states|added|adds|noted|notes|stressed|stresses|confirmed|confirms|explained|explains|"
+           r"emphasi[sz]ed|emphasi[sz]es|underscored|underscores|underlined|reiterated|reiterates|insisted|insists|"
+           r"made clear|makes clear|announced|announces|argued|warned|warns|pointed out|acknowledged|affirmed|"
+           r"declared|maintained|maintains|observed|remarked|wrote)")
+_SPEECH = rf"(?:{_SAY}|{_REPORT})"
 # Words a speaker phrase is made of: names, titles and their linking words.
 _ROLE_WORDS = (r"secretary|general|minister|spokesman|spokeswoman|spokesperson|ambassador|envoy|adviser|advisor|"
                r"officials?|deputy|state|president|diplomats?|chief|representative|head|leader|government|"
@@ -42,8 +47,8 @@ _NAME = r"(?:[A-Z][\w.'’\-]*|U\.S\.|" + _ROLE_WORDS + r"|the|of|for|to|and|in|
 _HEAD = r"(?:[A-Z][\w.'’\-]*|U\.S\.|" + _ROLE_WORDS + r"|[\w.\-]+['’]s)"
 _SPEAKER = rf"(?P<who>(?:He|She|They|We|I)|(?:The |the )?{_HEAD}(?:,?\s+{_NAME}){{0,14}})"
 _LEAD = r"^(?:(?:[A-Z][^,;:]{0,60}),\s+)?"  # "In a press briefing, ..." / "However, ..."
-_FRONT = re.compile(rf"{_LEAD}{_SPEAKER},?\s+(?:also\s+|again\s+|repeatedly\s+|later\s+)?{_SPEECH}"
-                    r"(?:\s+that)?(?:\s*[:,])?\s+(?P<rest>.+)$")
+_FRONT = re.compile(rf"{_LEAD}{_SPEAKER},?\s+(?:also\s+|again\s+|repeatedly\s+|later\s+)?"
+                    rf"(?:{_SAY}(?:\s+that)?|{_REPORT}\s+that|{_SPEECH}\s*:)(?:\s*,)?\s+(?P<rest>.+)$")
 # "..., Sullivan said." / "...,” said the spokesman on Tuesday." / "..., according to X.": the
 # frame follows a comma or a closing quote, and only a few words may trail its verb.
 _BACK = re.compile(rf"^(?P<rest>.+?)(?:[,;][\u201d\"]?|[\u201d\"][,;]?)\s+(?:{_SPEAKER}\s+(?:also\s+)?{_SPEECH}|"
@@ -51,11 +56,19 @@ _BACK = re.compile(rf"^(?P<rest>.+?)(?:[,;][\u201d\"]?|[\u201d\"][,;]?)\s+(?:{_S
                    rf"(?P<who3>(?:the |The )?{_HEAD}(?:,?\s+{_NAME}){{0,14}}))(?:\s+[^.,;\s]+){{0,6}}\s*\.?$")
 _QUOTES = "\"\u201c\u201d"
 # A document as the subject of an act: "The U.S. reply also proposes ...".
+# A document as the subject of an act: "The U.S. reply also proposes ...", "Washington's
+# answer asks ...", "The leaked papers propose ...".
 _DOCUMENT = re.compile(
-    r"^(?P<doc>(?:the |The )(?:supposed |alleged |leaked |purported |confidential |written |secret |"
-    r"[\w.'’\-]+(?:['’]s)? ){0,4}(?:reply|replies|response|responses|document|documents|text|texts|paper|papers|"
-    r"letter|draft|proposal|memo|cable|note))\s+(?P<rest>(?:also |further |then |even )?"
-    r"(?!is\b|was\b|are\b|were\b|has\b|had\b)[a-z]+(?:s|ed)\b.*)$")
+    r"^(?P<doc>(?:(?:the|The)\s+|(?=[A-Z]))(?:(?:supposed|alleged|leaked|purported|confidential|written|secret|"
+    r"official|formal|full|new|final|latest|joint|two|both|[A-Z][\w.'’\-]*|[\w.\-]+['’]s)\s+){0,4}?"
+    r"(?:reply|replies|response|responses|answer|"
+    r"answers|document|documents|text|texts|paper|papers|letter|letters|draft|proposal|memo|cable|note))\s+"
+    r"(?P<rest>(?:also |further |then |even )?(?!(?:is|was|are|were|has|had|have|be|been|that|which|who|of|to|in|"
+    r"on|for|with|and|or|from|by|as|at|it|its|says?|said|reads?)\b)[a-z]+\b.*)$")
+# A pronoun that opens what a speaker said is the speaker: "Washington said it favours
+# diplomacy". Not "it" before a form of "be" or "seem": "it was not the time" names nobody.
+_SELF = re.compile(r"^(?:(?P<p>He|She|They|We)\b|(?P<it>It)\b(?!\s+(?:is|was|isn't|wasn't|'s|seems|seemed|"
+                   r"appears|appeared|remains|remained|would be|will be)\b))")
 _PRONOUNS = re.compile(r"\b(We|we|Our|our|Us|us)\b")
 
 
@@ -148,6 +161,12 @@ class Reader:
     def claim(self, text: str) -> Reading:
         frame, proposition = split_frame(text)
         speaker, inner = split_speech(proposition)
+        entity = self._entity(speaker)
+        if entity and _SELF.match(inner):
+            # "Washington said it favours diplomacy": what "it" does, the speaker does.
+            found = self.aliases.mentions(speaker)
+            name = found[0].entity.written(True) if found else entity
+            inner = _SELF.sub(name, inner, count=1)
         author = None
         m = _DOCUMENT.match(inner)
         if m:
@@ -157,7 +176,7 @@ class Reader:
                           else self.aliases.normalise(inner))
         else:
             inner_read = self.aliases.normalise(inner)
-        return Reading(text, frame, speaker, self._entity(speaker), proposition, _unquoted(inner_read), author)
+        return Reading(text, frame, speaker, entity, proposition, _unquoted(inner_read), author)
 
     def official(self, text: str, speaker: str | None = None, affiliation: str | None = None) -> Reading:
         """An official sentence; "we" and "our" read as the speaker's side (``affiliation``)."""
