@@ -152,3 +152,14 @@ def test_a_capital_as_a_place_stays_a_place(aliases):
     assert aliases.normalise("Talks will be held in Helsinki, and Moscow agreed.") == \
         "Talks will be held in Helsinki, and Russia agreed."
     assert aliases.normalise("He met them at the Kremlin.") == "He met them at the Kremlin."
+
+
+def test_a_role_beside_its_name_leaves_the_name_once(aliases):
+    assert aliases.normalise("NATO Secretary General Jens Stoltenberg went over it.") == "Jens Stoltenberg went over it."
+    assert aliases.normalise("It is a crisis, Michael Carpenter, the U.S. envoy to the OSCE, said.") == \
+        "It is a crisis, Michael Carpenter said."
+
+
+def test_contracted_we_reads_as_the_side(reader):
+    assert reader.official("We've addressed it, and we're ready.", "Antony Blinken", "US").nli == \
+        "The United States have addressed it, and the United States are ready."

@@ -146,6 +146,19 @@ class Aliases:
         for m in self.mentions(text):
             if not m.rewritten or m.how in ("capital", "seat of power") and _as_place(text, m.start):
                 continue
+            if m.how == "role":
+                # A role beside the name it stands for ("NATO Secretary General Jens Stoltenberg",
+                # "Michael Carpenter, the US ambassador to the OSCE,") goes: the name stays once.
+                after, before = text[m.end:], text[:m.start]
+                names = [m.entity.name, m.entity.name.split()[-1]]
+                if any(after.lstrip().startswith(n) for n in names):
+                    out.append(text[last:m.start])
+                    last = m.end + (len(after) - len(after.lstrip()))
+                    continue
+                if any(before.rstrip(" ,").endswith(n) for n in names) and before.rstrip().endswith(","):
+                    out.append(text[last:len(before.rstrip()) - 1])
+                    last = m.end + (1 if after.startswith(",") else 0)
+                    continue
             sentence_start = not text[:m.start].strip() or text[:m.start].rstrip().endswith((".", ":", "\u201c", '"'))
             capital = sentence_start or m.text[:1] == "T"
             out.append(text[last:m.start])
@@ -216,7 +229,8 @@ class Aliases:
             rf"(?:{titles_re})|(?:{titles_re})\s+(?:of|for)\s+{owner_re})(?![\w])", re.I)
 
 
-_PLACE = re.compile(r"\b(?:in|at|to|from|near|outside|inside|into|via|between|around|across|toward|towards)\s+$", re.I)
+# Not "to", "from" or "between": "a letter to Moscow", "talks between Washington and Moscow" name the states.
+_PLACE = re.compile(r"\b(?:in|at|near|outside|inside|into|via|around|across)\s+$", re.I)
 
 
 def _as_place(text: str, start: int) -> bool:

@@ -56,9 +56,9 @@ _FRAMES = [
     re.compile(rf"^(?:(?:in|under) {_SOURCE}(?: (?:to|from) [^,]{{1,40}})?,\s*)", re.I),
     re.compile(r"^(?:it (?:also )?(?:says|states|notes|highlights|stresses|adds) that\s+)", re.I),
     # Discourse links ("In this context, the text highlights that ...") carry no fact of their own.
-    re.compile(r"^(?:in this context|in that context|in addition|additionally|moreover|furthermore|however|"
-               r"meanwhile|on its part|on their part|for its part|for their part|at the same time|in turn|"
-               r"similarly|likewise|also|still|but),\s*", re.I),
+    re.compile(r"^(?:in this context|in that context|in the context of [^,]{1,60}|in this light|in that light|"
+               r"in addition|additionally|besides|moreover|furthermore|however|meanwhile|on its part|on their part|"
+               r"for its part|for their part|at the same time|in turn|similarly|likewise|also|still|but),\s*", re.I),
 ]
 _TRAILING = re.compile(rf",?\s*(?:{_SOURCE} (?:says|reads|states|notes|adds)|the text reads|"
                        r"according to (?:the )?(?:leak|document|text|documents))[^.]*(?=[.!]?$)", re.I)

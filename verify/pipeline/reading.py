@@ -70,6 +70,8 @@ _DOCUMENT = re.compile(
 _SELF = re.compile(r"^(?:(?P<p>He|She|They|We)\b|(?P<it>It)\b(?!\s+(?:is|was|isn't|wasn't|'s|seems|seemed|"
                    r"appears|appeared|remains|remained|would be|will be)\b))")
 _PRONOUNS = re.compile(r"\b(We|we|Our|our|Us|us)\b")
+_CONTRACTED = re.compile(r"\b([Ww]e)['’](ve|re|ll|d)\b")
+_FULL = {"ve": "have", "re": "are", "ll": "will", "d": "would"}
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ class Reader:
             side = self.aliases.canonical(affiliation) if affiliation else None
             if side and side in {e.name for e, _ in self.aliases.names.values()}:
                 entity = self.aliases.names[next(a for a, (e, _) in self.aliases.names.items() if e.name == side)][0]
+                read = _CONTRACTED.sub(lambda m: f"{m.group(1)} {_FULL[m.group(2)]}", read)
                 read = _PRONOUNS.sub(lambda m: _pronoun(m.group(1), entity), read)
             self._official[key] = Reading(text, "", said_by, self._entity(said_by or speaker or ""), inner,
                                           _unquoted(read))
