@@ -31,19 +31,28 @@ def eval_cmd(
     limit: Annotated[Optional[int], typer.Option(help="only the first N claims")] = None,
     per_claim: Annotated[bool, typer.Option("--per-claim",
                                             help="also each claim's gold and predicted label and evidence")] = False,
+    calibration: Annotated[Optional[Path], typer.Option(
+        help="decide with this fit (the JSON `verify calibrate --json` prints) [default: the model's shipped fit]")] = None,
     k: KOption = 5, nli_model: NliOption = None, retrieval: RetrievalOption = Retrieval.hybrid, quiet: QuietOption = False,
 ):
     """Measure verdict quality on labelled claims: accuracy, macro-F1, confusion, recall@5.
 
-    Example: verify eval ../shared/eval/vitaminc_dev.jsonl --json
+    Example: verify eval ../shared/eval/desk_dev.jsonl --pool ../shared/eval/desk_dev_pool.jsonl --per-claim
     """
+    from verify.pipeline.thresholds import thresholds_from
     from verify.quality.evaluate import evaluate, read_jsonl
 
     n = len(read_jsonl(claims, ("claim", "label")))
     nli = "auto" if nli_model is None else _nli(nli_model)
+    thresholds = None
+    if calibration is not None:
+        try:
+            thresholds = thresholds_from(json.loads(calibration.read_text()), f"calibration file {calibration}")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise typer.BadParameter(f"{calibration}: not a calibration record ({e})") from None
     with _Progress("eval", min(n, limit or n), quiet) as advance:
         result = evaluate(str(claims), str(pool) if pool else None, nli=nli, k=k, limit=limit, progress=advance,
-                          retrieval=retrieval, per_claim=per_claim)
+                          retrieval=retrieval, per_claim=per_claim, thresholds=thresholds)
     for w in result["warnings"]:
         _note(f"warning: {w}")
     if as_json:
@@ -67,7 +76,7 @@ def eval_cmd(
                   if flagged is not None and unflagged is not None else ""))
     for c in result.get("claims", []):
         mark = "ok " if c["right"] else "BAD"
-        typer.echo(f"{mark} {c['id']}: gold {c['gold']}, predicted {c['predicted']} {c['score']:.2f}"
+        typer.echo(f"{mark} {c['id']}: gold {c['gold']}, predicted {c['predicted']} {c['score']:.2f} [{c['code']}]"
                    + (f" (needs review: {c['needs_review']})" if c["needs_review"] else "") + f"  {c['claim'][:100]}")
         if c["evidence"]:
             e = c["evidence"]

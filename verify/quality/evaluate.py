@@ -244,7 +244,7 @@ def _claim_row(claim: dict, verdict, evidence) -> dict:
     best = evidence[verdict.decisive] if verdict.decisive is not None and evidence else None
     return {"id": claim.get("id"), "claim": claim["claim"], "gold": claim["label"], "predicted": verdict.label,
             "right": claim["label"] == verdict.label, "score": verdict.score, "needs_review": verdict.needs_review,
-            "reason": verdict.reason,
+            "reason": verdict.reason, "code": verdict.code, "probabilities": verdict.probabilities,
             "evidence": None if best is None else {
                 "text": best.sentence["text"], "similarity": round(best.similarity, 4), "p_entail": best.p_entail,
                 "p_neutral": best.p_neutral, "p_contradict": best.p_contradict}}
