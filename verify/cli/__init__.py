@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from verify.cli import checking, desk, documents, outputs, quality  # noqa: F401  (they register their commands)
+from verify.cli import checking, desk, documents, outputs, quality, web  # noqa: F401  (they register their commands)
 from verify.cli.common import _err, _Progress, app  # noqa: F401  (tests patch _Progress)
 from verify.errors import VerifyError
 

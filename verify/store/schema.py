@@ -187,6 +187,23 @@ def _m010_run_authors(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("by", str)
 
 
+def _m011_desk_users(db: sqlite_utils.Database) -> None:
+    # The desk in a browser (verify.web, verify.store.users): accounts with a role and an argon2
+    # hash, login sessions (only a hash of each cookie is kept), failed logins for throttling, and
+    # the one-time key of each submitted form, so a form sent twice is recorded once.
+    db["users"].create({"id": int, "name": str, "role": str, "password_hash": str, "created_at": str,
+                        "created_by": str}, pk="id", not_null={"name", "role", "password_hash"})
+    db["users"].create_index(["name"], unique=True)
+    db["sessions"].create({"id": int, "token_hash": str, "username": str, "csrf": str, "created_at": str,
+                           "expires_at": str}, pk="id", not_null={"token_hash", "username", "csrf"})
+    db["sessions"].create_index(["token_hash"], unique=True)
+    db["login_failures"].create({"id": int, "username": str, "address": str, "at": str}, pk="id")
+    db["login_failures"].create_index(["at"])
+    db["form_submissions"].create({"id": int, "nonce": str, "username": str, "at": str}, pk="id",
+                                  not_null={"nonce"})
+    db["form_submissions"].create_index(["nonce"], unique=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial", _m001_initial),
     ("frames_and_details", _m002_frames_and_details),
@@ -198,6 +215,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("pages", _m008_pages),
     ("languages", _m009_languages),
     ("run_authors", _m010_run_authors),
+    ("desk_users", _m011_desk_users),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # The migrations later features need: a corpus opened with ``migrate=False`` at an older
