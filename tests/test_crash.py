@@ -240,7 +240,7 @@ def test_index_of_a_different_corpus_with_the_same_sentence_count_is_not_trusted
     embedder = FakeEmbedder()
     index = VectorIndex(corpus, embedder)
     status = index.ensure()
-    target = next(corpus.sentences("d.kind = 'official'"))
+    target = next(corpus.sentences(kind="official"))
     best = index.search(embedder.encode([target["text"]]), 1)[0][0][0]
     corpus.close()
     assert status.action != "loaded", "a stale index from another corpus was loaded"

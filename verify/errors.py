@@ -49,5 +49,9 @@ class Conflict(WriteRefused):
     """Another writer stored a row with the same unique key first; trying again finds it."""
 
 
+class Exists(CorpusError):
+    """Already stored under that name (a desk account); replacing it has to be asked for."""
+
+
 class InUse(CorpusError):
     """Refused because something still relies on it (a document verdicts rest on)."""

@@ -195,7 +195,7 @@ class Checker:
         claims = []
         for doc_id in dict.fromkeys(doc_ids):  # the same report named twice is checked once
             doc = self.corpus.document(doc_id)
-            sentences = [s for s in self.corpus.sentences("s.document_id = ?", [doc_id])
+            sentences = [s for s in self.corpus.sentences(document_id=doc_id)
                          if is_check_worthy(s["text"])]
             if not sentences:
                 raise InputError(f"document {doc_id} ({doc.get('source') or doc.get('title')}) "
@@ -207,7 +207,7 @@ class Checker:
         return self._run(claims, progress)
 
     def count_claims(self, doc_id: int) -> int:
-        return sum(is_check_worthy(s["text"]) for s in self.corpus.sentences("s.document_id = ?", [doc_id]))
+        return sum(is_check_worthy(s["text"]) for s in self.corpus.sentences(document_id=doc_id))
 
     def check_text(self, text: str, save: bool = True) -> CheckRun:
         """Check one claim typed by a user.

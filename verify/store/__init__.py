@@ -17,11 +17,10 @@ def open_corpus(target=None, **kwargs):
 
     Keyword arguments go to the store (``migrate``, ``on_wait``, ``user``).
     """
-    import os
-
+    from verify.settings import settings
     from verify.store.corpus import DEFAULT_DB, Corpus
 
-    target = target if target is not None else (os.environ.get("VERIFY_DB") or DEFAULT_DB)
+    target = target if target is not None else (settings().db or DEFAULT_DB)
     if is_postgres(target):
         from verify.store.postgres import PgCorpus
 

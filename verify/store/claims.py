@@ -42,6 +42,12 @@ class Claims(Engine):
         where, params = ("where document_id = ?", [document_id]) if document_id is not None else ("", [])
         return [r[0] for r in self.execute(f"select id from claims {where} order by id", params)]
 
+    def claim_count(self, document_id: int | None = None) -> int:
+        """Claims of one report (or all)."""
+        if document_id is None:
+            return self.count("claims")
+        return self.execute("select count(*) from claims where document_id = ?", [document_id]).fetchone()[0]
+
     def live_claim_ids(self) -> list[int]:
         """Every claim not belonging to a removed report: what `recheck --all` rechecks."""
         return [r[0] for r in self.execute(

@@ -15,9 +15,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from verify.store import schema
-from verify.store.calibrations import Calibrations
+import verify.store.schema as schema
 from verify.store.caches import Caches
+from verify.store.calibrations import Calibrations
 from verify.store.claims import Claims
 from verify.store.connection import LOCK_WAIT, Rows, atomic, connect, file_lock, translated
 from verify.store.documents import EDITABLE, REMOVED, Documents

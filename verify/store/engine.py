@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from verify.store import schema
+import verify.store.schema as schema
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -6,7 +6,7 @@ stores what it is given. The tables come from the corpus's migration 11 ("desk_u
 """
 from __future__ import annotations
 
-from verify.errors import CorpusError
+from verify.errors import CorpusError, Exists
 from verify.store.corpus import Corpus, now
 
 ROLES = ("reviewer", "viewer")
@@ -26,6 +26,9 @@ def add_user(corpus: Corpus, name: str, role: str, password_hash: str, *, by: st
     Args:
         replace: give an existing account this role and password hash (and end its sessions)
             instead of refusing it.
+
+    Raises:
+        Exists: the account exists and ``replace`` is not set.
     """
     _need_tables(corpus)
     if role not in ROLES:
@@ -33,7 +36,7 @@ def add_user(corpus: Corpus, name: str, role: str, password_hash: str, *, by: st
     with corpus.transaction():
         row = corpus.execute("select id from users where name = ?", [name]).fetchone()
         if row is not None and not replace:
-            raise CorpusError(f"user {name!r} exists; pass --replace to set a new password or role")
+            raise Exists(f"user {name!r} exists")
         if row is None:
             corpus._insert("users", {"name": name, "role": role, "password_hash": password_hash,
                                      "created_at": now(), "created_by": by})

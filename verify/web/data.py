@@ -136,7 +136,7 @@ def report(corpus, document_id: int, *, label: str | None = None, needs_review: 
             "needs_review": sum(bool(r["needs_review"]) for r in rows),
             "reviewed": sum(bool(r["review"]) for r in rows),
             "speakers": sorted({s for r in rows for s in r["speakers"]}),
-            "unchecked": corpus.count("claims", "document_id = ?", [document_id]) - len(rows)}
+            "unchecked": corpus.claim_count(document_id) - len(rows)}
 
 
 # --- one claim ------------------------------------------------------------------------------------------
@@ -232,5 +232,5 @@ def document(corpus, doc_id: int) -> dict:
         v = corpus.latest_verdict(cid)
         relying.append({"claim_id": cid, "text": corpus.claim(cid)["text"], "label": v["label"] if v else None})
     return {"doc": doc, "edits": corpus.document_history(doc_id), "relying": relying,
-            "sentences": corpus.count("sentences", "document_id = ?", [doc_id]),
+            "sentences": corpus.sentence_count(doc_id),
             "stale": corpus.stale_claims()}

@@ -17,9 +17,9 @@ import contextlib
 import time
 from collections.abc import Iterable, Iterator
 
+import verify.store.postgres.schema as schema
 from verify.errors import Conflict, ConnectionLost, CorpusError, LockHeld
 from verify.store.corpus import Corpus
-from verify.store.postgres import schema
 from verify.store.postgres.connection import LOCK_KEY, ident, pg_sql, redact, translated
 from verify.store.postgres.search import PgSearch
 from verify.store.postgres.vectors import PgVectors
