@@ -245,3 +245,15 @@ def test_a_negative_claim_against_a_negative_statement_is_never_contradicted(cor
     assert r.evidence[0].both_negative
     [r] = checker.check_text("Washington released the documents publicly.", save=False).results
     assert not r.evidence[0].both_negative
+
+
+def test_the_checker_leaves_the_callers_scope_as_given(corpus, fake_embedder, fake_nli):
+    from verify.pipeline.check import Checker
+    from verify.pipeline.retrieve import Scope
+
+    corpus.set_official_side(["US", "NATO"])
+    scope = Scope(speaker="blinken")
+    checker = Checker(corpus, embedder=fake_embedder, nli=fake_nli, k=3, scope=scope)
+    assert checker.scope.side == ("NATO", "US") and checker.scope.speaker == "blinken"
+    assert scope == Scope(speaker="blinken")  # not given the corpus's side behind the caller's back
+    assert Checker(corpus, embedder=fake_embedder, nli=fake_nli, k=3, scope=scope, side=None).scope.side is None

@@ -114,7 +114,7 @@ def test_transaction_commits_or_rolls_back_together(corpus):
     with pytest.raises(RuntimeError):
         with corpus.transaction():
             corpus.db["runs"].insert({"status": "x"})
-            with corpus.transaction():  # nested: a no-op, the outer one decides
+            with corpus.transaction():  # nested: a savepoint; the outer block still decides
                 corpus.db["runs"].insert({"status": "y"})
             raise RuntimeError("boom")
     assert corpus.count("runs") == 0

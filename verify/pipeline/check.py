@@ -5,7 +5,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from verify import __version__, loading
 from verify.errors import CorpusError, InputError
@@ -129,11 +129,11 @@ class Checker:
         if retrieval not in MODES:
             raise InputError(f"retrieval must be one of {', '.join(MODES)}")
         self.retrieval = retrieval
-        self.scope = scope or Scope()
+        scope = scope or Scope()
         if side == "auto":
             side = corpus.official_side()
-        if side and not self.scope.side:
-            self.scope.side = tuple(sorted(side))
+        # A copy: the caller's Scope (reused for the next checker, perhaps on another corpus) is left as given.
+        self.scope = replace(scope, side=scope.side or (tuple(sorted(side)) if side else None))
         self.corpus = corpus
         self.embedder = embedder if embedder is not None else loading.embedder()
         if nli == "auto":
