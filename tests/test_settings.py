@@ -55,3 +55,20 @@ def test_no_module_reads_a_verify_variable_but_settings():
     found = [f"{p.relative_to(PACKAGE)}:{i}" for p in PACKAGE.rglob("*.py") if p.name != "settings.py"
              for i, line in enumerate(p.read_text().splitlines(), 1) if reads.search(line)]
     assert found == []
+
+
+def test_shared_data_tests_skip_on_a_fresh_clone_and_fail_in_ci(monkeypatch, tmp_path):
+    import conftest
+
+    monkeypatch.setattr(conftest, "SEEDS", tmp_path / "no-seeds")
+    monkeypatch.delenv("VERIFY_REQUIRE_SHARED", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="shared"):
+        conftest.require_shared()
+    monkeypatch.setenv("VERIFY_REQUIRE_SHARED", "1")
+    with pytest.raises(pytest.fail.Exception, match="VERIFY_REQUIRE_SHARED"):
+        conftest.require_shared()
+
+
+def test_ci_requires_the_shared_data_and_postgres():
+    ci = (PACKAGE.parent / ".ci" / "run").read_text()
+    assert "VERIFY_REQUIRE_SHARED=1" in ci and "VERIFY_REQUIRE_POSTGRES=1" in ci
