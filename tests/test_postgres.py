@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,6 +17,7 @@ from verify.errors import CorpusError
 from verify.store import open_corpus
 from verify.store.corpus import MIGRATIONS, SCHEMA_VERSION
 
+import crashkit as ck
 from conftest import OFFICIAL_TEXT, OFFICIAL_TEXT_2, REPO, REPORT_TEXT, make_document
 
 WORKER = REPO / "tests" / "worker.py"
@@ -360,17 +360,16 @@ def test_kill_9_mid_check_leaves_no_ok_run_half_written(tmp_path, pg_dsn):
     assert subprocess.run([sys.executable, str(WORKER), pg_dsn, "ingest", "official", str(official)],
                           capture_output=True, timeout=120).returncode == 0
     report = write_report(tmp_path / "r.txt", 40, seed=4)
-    p = _worker(pg_dsn, "check", str(report), env={"FAKE_SLOW_MS": "20"})
-    deadline = time.monotonic() + 120
-    for line in p.stdout:
-        if line.startswith("stored"):
-            break
-        assert time.monotonic() < deadline
+    # The worker waits after its first stored batch until told to go on (never): the kill
+    # lands mid-run by construction, not by racing the rest of the run.
+    p, seen = ck.held_at(pg_dsn, ["check", str(report)], "stored", env=ck.worker_env(FAKE_SLOW_MS="20"))
     p.send_signal(signal.SIGKILL)
-    p.wait(timeout=30)
+    p.communicate(timeout=30)
     c = open_corpus(pg_dsn)
     runs = list(c.execute("select id, status from runs"))
-    assert runs and all(status != "ok" for _, status in runs)
+    assert [status for _, status in runs] == ["running"], (runs, seen)
+    stored = int(seen[-1].split()[1])
+    assert c.execute("select count(*) from verdicts").fetchone()[0] == stored  # that batch, and no more
     assert c.count("latest_verdicts") == 0  # nothing from the killed run counts
     with c.exclusive("recheck", wait=5):  # its locks died with it
         pass
