@@ -5,7 +5,6 @@ errors into one line on stderr with a non-zero exit (never a traceback).
 """
 from __future__ import annotations
 
-import sqlite3
 import sys
 
 import typer
@@ -69,12 +68,6 @@ def main() -> None:
     except VerifyError as e:
         _err(describe(e))
         sys.exit(e.exit_code)
-    except sqlite3.OperationalError as e:
-        _err(f"database: {e}" + (" (another verify process holds it; try again)" if "locked" in str(e) else ""))
-        sys.exit(2)
-    except sqlite3.DatabaseError as e:
-        _err(f"database damaged or not a verify corpus: {e}")
-        sys.exit(2)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:  # a bug: still one line, and the details on request
