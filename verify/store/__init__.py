@@ -1,6 +1,7 @@
 """The store: corpus.db's schema, migrations and every SQL statement, as named queries.
 
-Layers import downwards only: cli -> outputs / quality -> pipeline -> store.
+Layers import downwards only: cli -> web -> outputs / quality -> pipeline -> store. Callers
+pass arguments to named queries, never SQL (tests/test_layout.py holds everything else to it).
 """
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
