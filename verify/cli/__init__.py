@@ -12,7 +12,6 @@ import typer
 from verify.cli import checking, desk, documents, outputs, quality, web  # noqa: F401  (they register their commands)
 from verify.cli.common import _err, _Progress, app  # noqa: F401  (tests patch _Progress)
 from verify.errors import ConnectionLost, CorpusBusy, Exists, InUse, LockHeld, VerifyError
-from verify.settings import settings
 
 
 @app.command()
@@ -72,6 +71,8 @@ def main() -> None:
         sys.exit(0)
     except Exception as e:  # a bug: still one line, and the details on request
         # The store turns its drivers' errors into VerifyErrors; anything else is a bug.
+        from verify.settings import settings  # here, not at import: `verify --help` does not pay for it
+
         try:
             debug = settings().debug
         except VerifyError:  # another VERIFY_* variable is malformed: not this error's business
