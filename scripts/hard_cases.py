@@ -201,79 +201,19 @@ def name_swaps(premise: str, hyp_doc, pool: dict[str, list[str]], rng: random.Ra
 
 
 # --- verb forms --------------------------------------------------------------------------------
-# Common irregular verbs: base -> (past, past participle). Regular verbs follow the rules in
-# ``inflect``; this table is what those rules cannot derive.
-_IRREGULAR = {v.split()[0]: tuple(v.split()[1:]) for v in """
-be was been|become became become|begin began begun|break broke broken|bring brought brought|
-build built built|buy bought bought|catch caught caught|choose chose chosen|come came come|
-cut cut cut|deal dealt dealt|do did done|draw drew drawn|drink drank drunk|drive drove driven|
-eat ate eaten|fall fell fallen|feel felt felt|fight fought fought|find found found|fly flew flown|
-forbid forbade forbidden|forget forgot forgotten|freeze froze frozen|get got gotten|give gave given|
-go went gone|grow grew grown|hang hung hung|have had had|hear heard heard|hide hid hidden|hit hit hit|
-hold held held|hurt hurt hurt|keep kept kept|know knew known|lay laid laid|lead led led|leave left left|
-lend lent lent|let let let|lie lay lain|light lit lit|lose lost lost|make made made|mean meant meant|
-meet met met|pay paid paid|put put put|quit quit quit|read read read|ride rode ridden|ring rang rung|
-rise rose risen|run ran run|say said said|see saw seen|seek sought sought|sell sold sold|send sent sent|
-set set set|shake shook shaken|shoot shot shot|show showed shown|shut shut shut|sing sang sung|
-sink sank sunk|sit sat sat|sleep slept slept|speak spoke spoken|spend spent spent|stand stood stood|
-steal stole stolen|stick stuck stuck|strike struck struck|swim swam swum|take took taken|teach taught taught|
-tear tore torn|tell told told|think thought thought|throw threw thrown|understand understood understood|
-wake woke woken|wear wore worn|win won won|withdraw withdrew withdrawn|write wrote written|
-overtake overtook overtaken|undertake undertook undertaken|uphold upheld upheld|withhold withheld withheld|
-""".replace("\n", "").split("|") if v.strip()}
-
-
-@lru_cache(maxsize=1)
-def _verb_exceptions() -> dict[str, list[str]]:
-    """base -> inflected forms that suffix rules miss, from WordNet's verb.exc ("committed commit")."""
-    out: dict[str, list[str]] = defaultdict(list)
-    path = WORDNET / "verb.exc"
-    if path.exists():
-        for line in path.read_text(encoding="latin-1").splitlines():
-            form, *bases = line.split()
-            for base in bases:
-                out[base].append(form)
-    return dict(out)
-
 
 def inflect(lemma: str, tag: str) -> str:
-    """``lemma`` in the form of a Penn tag: VB, VBP, VBZ, VBD, VBN or VBG."""
+    """``lemma`` in the form of a Penn tag: VB, VBP, VBZ, VBD, VBN or VBG.
+
+    The forms come from lemminflect (its lexicon, irregular verbs and doubled consonants
+    included: "committed", "withdrawn"), not from suffix rules, and need no WordNet.
+    """
+    from lemminflect import getInflection
+
     if tag in ("VB", "VBP"):
         return lemma
-    if tag in ("VBD", "VBN") and lemma in _IRREGULAR:
-        return _IRREGULAR[lemma][0 if tag == "VBD" else 1]
-    known = _verb_exceptions().get(lemma, [])
-    suffix = {"VBD": "ed", "VBN": "ed", "VBG": "ing"}.get(tag)
-    if suffix and [f for f in known if f.endswith(suffix)]:
-        return [f for f in known if f.endswith(suffix)][0]  # "committed", "stopping"
-    if tag == "VBZ":
-        if lemma == "have":
-            return "has"
-        if re.search(r"(s|sh|ch|x|z|o)$", lemma):
-            return lemma + "es"
-        return lemma[:-1] + "ies" if re.search(r"[^aeiou]y$", lemma) else lemma + "s"
-    if tag == "VBG":
-        if lemma.endswith("ie"):
-            return lemma[:-2] + "ying"
-        if lemma.endswith("e") and not lemma.endswith(("ee", "ye", "oe")):
-            return lemma[:-1] + "ing"
-        return (lemma + lemma[-1] if _doubles(lemma) else lemma) + "ing"
-    if tag in ("VBD", "VBN"):
-        if lemma.endswith("e"):
-            return lemma + "d"
-        if re.search(r"[^aeiou]y$", lemma):
-            return lemma[:-1] + "ied"
-        return (lemma + lemma[-1] if _doubles(lemma) else lemma) + "ed"
-    return lemma
-
-
-def _doubles(lemma: str) -> bool:
-    """stop -> stopped, ban -> banned: one syllable ending consonant-vowel-consonant.
-
-    Longer verbs double only when stressed at the end (commit, but not open), which
-    spelling does not show; WordNet's exception list covers those (see ``inflect``).
-    """
-    return bool(re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", lemma))
+    forms = getInflection(lemma, tag=tag)
+    return forms[0] if forms else lemma
 
 
 # --- antonyms ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ and ``verify.pipeline.nli.NLIModel``).
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import sys
 from pathlib import Path
@@ -15,11 +16,28 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared beside the repository: the seed documents and labelled data. Tests that need
-# it skip (see ``needs_shared``) where it is absent, as on a fresh clone without it.
+# it skip (see ``needs_shared``) where it is absent, as on a fresh clone without it;
+# ``VERIFY_REQUIRE_SHARED=1`` (set by .ci/run) turns that skip into a failure, so CI cannot
+# pass by quietly leaving them out.
 SHARED = REPO.parent / "shared"
 SEEDS = SHARED / "seeds"
 EVAL_DIR = SHARED / "eval"
-needs_shared = pytest.mark.skipif(not SEEDS.exists(), reason="../shared (seed documents, eval data) is not beside the repo")
+needs_shared = pytest.mark.needs_shared
+
+
+def require_shared() -> None:
+    """Skip the calling test where ../shared is absent; fail it instead under VERIFY_REQUIRE_SHARED."""
+    if SEEDS.exists() and EVAL_DIR.exists():
+        return
+    reason = f"../shared (seed documents, eval data) is not beside the repo ({SHARED})"
+    if os.environ.get("VERIFY_REQUIRE_SHARED", "").strip() not in ("", "0"):
+        pytest.fail(reason + " (VERIFY_REQUIRE_SHARED is set)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("needs_shared") is not None:
+        require_shared()
 
 # The fakes live in tests/fakes.py so that subprocess workers (tests/worker.py) can use them too.
 if str(Path(__file__).resolve().parent) not in sys.path:

@@ -29,8 +29,9 @@ def worker_env(**extra) -> dict:
 
 
 def spawn(db: Path, *args, env: dict | None = None) -> subprocess.Popen:
+    # stdin is a pipe: a worker held at a progress line (WORKER_HOLD_AT) waits for a line on it.
     return subprocess.Popen([sys.executable, str(WORKER), str(db), *map(str, args)], env=env or worker_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @dataclass
@@ -89,16 +90,29 @@ def kill_after(db: Path, args, delay: float, env: dict | None = None) -> Outcome
     return Outcome(p.returncode, first + out, err, time.monotonic() - t0)
 
 
-def kill_on(db: Path, args, line: str, env: dict | None = None) -> Outcome:
-    """Start the worker and SIGKILL it as soon as it prints ``line`` on stdout."""
-    p = spawn(db, *args, env=env)
-    seen = []
-    t0 = time.monotonic()
+def held_at(db: Path, args, line: str, env: dict | None = None, timeout: float = 120) -> tuple[subprocess.Popen, list[str]]:
+    """Start the worker held at progress ``line`` (``WORKER_HOLD_AT``): returns it once it waits
+    there, that batch stored and the next not begun, with the lines it printed."""
+    p = spawn(db, *args, env={**(env or worker_env()), "WORKER_HOLD_AT": line})
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
     for out_line in p.stdout:
         seen.append(out_line)
-        if out_line.rstrip("\n") == line:
-            os.kill(p.pid, signal.SIGKILL)
+        if out_line.rstrip("\n") == line or out_line.startswith(line + " "):
+            return p, seen
+        if time.monotonic() > deadline:
             break
+    p.kill()
+    out, err = p.communicate(timeout=60)
+    raise AssertionError(f"worker {args} never reached {line!r}: {''.join(seen)}{out}{err[-3000:]}")
+
+
+def kill_on(db: Path, args, line: str, env: dict | None = None) -> Outcome:
+    """Start the worker and SIGKILL it at progress ``line``, where it waits to be told to go on
+    (``held_at``): the kill lands mid-run by construction, however slow or fast the machine."""
+    t0 = time.monotonic()
+    p, seen = held_at(db, args, line, env)
+    os.kill(p.pid, signal.SIGKILL)
     out, err = p.communicate(timeout=60)
     return Outcome(p.returncode, "".join(seen) + out, err, time.monotonic() - t0)
 

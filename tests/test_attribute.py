@@ -136,7 +136,7 @@ def test_ingest_records_speakers_with_the_side_their_role_names(corpus):
     assert speakers["The Daily Record"]["affiliation"] is None and speakers["The Daily Record"]["role"] == "publisher"
     assert "inferred from" in speakers["Mary Jones"]["source"]
     assert speakers["Mary Jones"]["sentences"] == 3  # pysbd keeps a quotation with its attribution
-    stored = {r["text"]: r for r in corpus.sentences("s.speaker = ?", ["Mary Jones"])}
+    stored = {r["text"]: r for r in corpus.sentences(speaker="Mary Jones")}
     assert all(r["attribution"] in ("quote", "quote (continued)") and r["cue"] for r in stored.values())
 
 
@@ -177,7 +177,7 @@ def test_reattribute_fixes_a_corpus_ingested_before_attribution(corpus):
     corpus.conn.execute("update sentences set speaker = 'Somebody', attribution = null")
     changed = reattribute(corpus)
     assert changed == corpus.count("sentences")
-    assert {r["speaker"] for r in corpus.sentences("s.text like ?", ["%offer stands%"])} == {"Mary Jones"}
+    assert {r["speaker"] for r in corpus.sentences(containing="offer stands")} == {"Mary Jones"}
 
 
 def test_speakers_cli_lists_corrects_and_sets_the_side(tmp_path, monkeypatch):
@@ -217,7 +217,7 @@ def seed_corpus(tmp_path_factory):
 
 
 def seed_speaker(corpus, fragment: str) -> dict:
-    (row,) = corpus.sentences("s.text like ?", [f"%{fragment}%"])
+    (row,) = corpus.sentences(containing=fragment)
     return row
 
 

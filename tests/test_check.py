@@ -40,7 +40,7 @@ def test_manifest_counts_official_sentences(corpus, populated, checker):
 def test_verdicts_and_evidence_rows_are_stored(corpus, populated, checker):
     run = checker.check_document(populated)
     assert len(run.results) == 3  # the headline and "Back to top button" are not claims
-    assert corpus.count("verdicts", "run_id = ?", [run.run_id]) == 3
+    assert corpus.execute("select count(*) from verdicts where run_id = ?", [run.run_id]).fetchone()[0] == 3
     for r in run.results:
         (v,) = corpus.db.execute("select id, label, score, reason from verdicts where run_id = ? and claim_id = ?",
                                  [run.run_id, r.claim_id])
@@ -85,7 +85,7 @@ def test_labels_from_fake_models(corpus, populated, checker):
 
 def test_evidence_comes_only_from_official_statements(corpus, populated, checker):
     run = checker.check_document(populated)
-    report_ids = {s["id"] for s in corpus.sentences("s.document_id = ?", [populated])}
+    report_ids = {s["id"] for s in corpus.sentences(document_id=populated)}
     assert not report_ids & {e.sentence["id"] for r in run.results for e in r.evidence}
 
 
@@ -145,7 +145,7 @@ def test_no_official_statements_is_a_corpus_error(corpus, checker):
         checker.check_document(doc)
     with pytest.raises(CorpusError, match="no official statements"):
         checker.check_text("NATO will reopen its office in Moscow.")
-    assert corpus.count("runs", "status = 'ok'") == 0
+    assert corpus.execute("select count(*) from runs where status = 'ok'").fetchone()[0] == 0
 
 
 def test_a_run_that_fails_is_marked_failed_and_ignored(corpus, populated, fake_embedder):
@@ -245,3 +245,15 @@ def test_a_negative_claim_against_a_negative_statement_is_never_contradicted(cor
     assert r.evidence[0].both_negative
     [r] = checker.check_text("Washington released the documents publicly.", save=False).results
     assert not r.evidence[0].both_negative
+
+
+def test_the_checker_leaves_the_callers_scope_as_given(corpus, fake_embedder, fake_nli):
+    from verify.pipeline.check import Checker
+    from verify.pipeline.retrieve import Scope
+
+    corpus.set_official_side(["US", "NATO"])
+    scope = Scope(speaker="blinken")
+    checker = Checker(corpus, embedder=fake_embedder, nli=fake_nli, k=3, scope=scope)
+    assert checker.scope.side == ("NATO", "US") and checker.scope.speaker == "blinken"
+    assert scope == Scope(speaker="blinken")  # not given the corpus's side behind the caller's back
+    assert Checker(corpus, embedder=fake_embedder, nli=fake_nli, k=3, scope=scope, side=None).scope.side is None

@@ -121,7 +121,7 @@ def test_check_an_ingested_report_by_id_and_every_format(fake_models, files):
         r = invoke("check", report_id, "--db", db, "--format", fmt, "-q")
         assert r.exit_code == 0, (fmt, r.output)
         assert "secret tunnel" in r.stdout, fmt
-    assert Corpus(db).count("runs", "status = 'ok'") == 5
+    assert Corpus(db).execute("select count(*) from runs where status = 'ok'").fetchone()[0] == 5
 
 
 def test_claim_explain_runs(fake_models, files):
@@ -168,7 +168,7 @@ def test_demo_with_fakes(fake_models, tmp_path):
     data = json.loads(r.stdout)
     assert len(data["claims"]) >= 5
     assert {c["label"] for c in data["claims"]} <= {"consistent", "novel", "contradictory"}
-    assert Corpus(db).count("documents", "kind = 'official'") > 0
+    assert Corpus(db).document_count("official") > 0
 
 
 def test_check_a_directory_with_a_duplicate_report(fake_models, files):
@@ -203,6 +203,25 @@ def test_main_turns_late_errors_into_one_line(fake_models, files, monkeypatch, c
     assert err.startswith("error: the corpus has no official statements") and "Traceback" not in err
 
 
+def test_library_errors_name_no_option_and_the_cli_adds_the_one_that_fixes_it():
+    from verify.errors import ConnectionLost, CorpusBusy, CorpusError, Exists, InUse, LockHeld
+
+    cases = {LockHeld("another recheck holds corpus.db.lock"): "--wait",
+             InUse("document 1 is relied on by 3 claim(s)"): "--force",
+             Exists("user 'ana' exists"): "--replace",
+             CorpusBusy("corpus.db: another process is writing to it"): "try again",
+             ConnectionLost("database connection lost"): "run the command again"}
+    for error, remedy in cases.items():
+        line = cli.describe(error)
+        assert line.startswith(str(error)) and remedy in line and "--" not in str(error)
+    assert cli.describe(CorpusError("no claim with id 7")) == "no claim with id 7"
+
+
+def test_the_cli_needs_no_driver_module_lookup():
+    source = (REPO / "verify" / "cli" / "__init__.py").read_text()
+    assert "sys.modules" not in source and "psycopg" not in source
+
+
 # --- the real entry point, in a subprocess -----------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -216,7 +235,7 @@ def poisoned(tmp_path_factory):
 
 def run_verify(args, cwd, poisoned, env=None):
     e = {**os.environ, "VERIFY_NLI_MODEL": "none", "VERIFY_DB": str(Path(cwd) / "corpus.db"), "NO_COLOR": "1",
-         "PYTHONPATH": str(poisoned), "HF_HUB_OFFLINE": "1", **(env or {})}
+         "PYTHONPATH": os.pathsep.join([str(poisoned), str(REPO)]), "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "verify", *map(str, args)], cwd=cwd, env=e,
                           capture_output=True, text=True, timeout=60)
 

@@ -240,7 +240,7 @@ def test_index_of_a_different_corpus_with_the_same_sentence_count_is_not_trusted
     embedder = FakeEmbedder()
     index = VectorIndex(corpus, embedder)
     status = index.ensure()
-    target = next(corpus.sentences("d.kind = 'official'"))
+    target = next(corpus.sentences(kind="official"))
     best = index.search(embedder.encode([target["text"]]), 1)[0][0][0]
     corpus.close()
     assert status.action != "loaded", "a stale index from another corpus was loaded"
@@ -331,7 +331,7 @@ def test_kill_during_check_is_never_taken_for_a_verdict(tmp_path, checked_base):
     o = ck.kill_on(db, ["check", report], "stored 64", env=slow)
     assert o.killed, o.stdout + o.stderr[-2000:]
     [(status, stored)] = _after_check_kill(db, o, report)
-    assert status == "running" and 64 <= stored < N_CLAIMS  # the next batch is ~0.3 s of fake NLI away
+    assert status == "running" and stored == 64  # held after the first batch: the next one never began
     # Timed: kills spread over an uninterrupted run's length, wherever they land.
     reference = ck.run(_copy_with_index(base, tmp_path / "ref"), "check", report, env=slow)
     assert reference.returncode == 0 and reference.result["claims"] == N_CLAIMS, reference.stderr

@@ -160,7 +160,7 @@ def test_read_file_returns_exact_documents_or_input_error(suffix, kind, any_lang
         result = corpus.add_document(doc)
         stored = corpus.document(result.document_id)
         assert stored["text"] == doc.text
-        rows = list(corpus.sentences("s.document_id = ?", [result.document_id]))
+        rows = list(corpus.sentences(document_id=result.document_id))
         if result.created:
             assert [(r["start"], r["end"], r["text"]) for r in rows] == [(s.start, s.end, s.text) for s in doc.sentences]
         for r in rows:

@@ -46,7 +46,7 @@ def test_index_is_built_and_persisted_beside_the_database(corpus, built, fake_em
 
 def test_only_official_sentences_are_searchable(corpus, built, fake_embedder):
     index, _ = built
-    report = [s for s in corpus.sentences("d.kind = 'report'")]
+    report = [s for s in corpus.sentences(kind="report")]
     vecs = fake_embedder.encode([s["text"] for s in report])
     allowed = set(official_ids(corpus))
     for row in index.search(vecs, 10):
@@ -55,7 +55,7 @@ def test_only_official_sentences_are_searchable(corpus, built, fake_embedder):
 
 def test_search_ranks_the_identical_sentence_first(corpus, built, fake_embedder):
     index, _ = built
-    target = next(corpus.sentences("s.text like ?", ["%military exercises%"]))
+    target = next(corpus.sentences(containing="military exercises"))
     (row,) = index.search(fake_embedder.encode([target["text"]]), 3)
     assert len(row) == 3
     assert row[0][0] == target["id"] and row[0][1] == pytest.approx(1.0, abs=1e-5)
@@ -90,7 +90,7 @@ def test_reindex_never_re_encodes_cached_sentences(corpus, built):
     status = VectorIndex(corpus, fresh).ensure()
     assert status.action == "built" and status.count == 4
     assert fresh.texts_encoded == 0  # every vector came from corpus.db's cache
-    assert corpus.count("embeddings", "model_id = ?", ["fake-embed"]) == 4
+    assert corpus.execute("select count(*) from embeddings where model_id = ?", ["fake-embed"]).fetchone()[0] == 4
 
 
 def test_new_official_sentences_are_added_to_the_index(corpus, built, fake_embedder):
@@ -99,7 +99,7 @@ def test_new_official_sentences_are_added_to_the_index(corpus, built, fake_embed
     status = index.ensure()
     assert status.count == index.index.ntotal == len(official_ids(corpus)) == 6
     assert fake_embedder.texts_encoded == 6  # 4 before, and only the 2 new sentences now
-    new = next(corpus.sentences("s.text like ?", ["%withdraw its troops%"]))
+    new = next(corpus.sentences(containing="withdraw its troops"))
     (row,) = index.search(fake_embedder.encode([new["text"]]), 1)
     assert row[0][0] == new["id"]
     assert json.loads(index.meta_path.read_text())["count"] == 6
@@ -149,7 +149,7 @@ def test_damaged_or_stale_index_is_rebuilt(corpus, built, fake_embedder, damage,
     assert status.count == fresh.index.ntotal == 4
     meta = json.loads(fresh.meta_path.read_text())
     assert meta["sha256"] == hashlib.sha256(fresh.path.read_bytes()).hexdigest() and meta["dim"] == 64
-    target = next(corpus.sentences("s.text like ?", ["%transparency measures%"]))
+    target = next(corpus.sentences(containing="transparency measures"))
     assert fresh.search(fake_embedder.encode([target["text"]]), 1)[0][0][0] == target["id"]
 
 

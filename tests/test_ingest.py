@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-import verify.pipeline.ingest as ingest_mod
 from verify.errors import InputError
 from verify.pipeline.ingest import ingest_paths, normalise_text, read_file
 
@@ -41,7 +40,7 @@ def test_txt_with_metadata(corpus, tmp_path):
     assert doc["speaker"] == "Antony Blinken" and doc["published"] == "2022-01-26"
     assert doc["url"] == "https://www.state.gov/remarks" and doc["publisher"] == "U.S. Department of State"
     assert doc["title"] == "Remarks on the written response"  # a short first line without a full stop
-    sents = list(corpus.sentences("s.document_id = ?", [r.document_id]))
+    sents = list(corpus.sentences(document_id=r.document_id))
     assert r.sentences == len(sents) == 3
     assert all(s["speaker"] == "Antony Blinken" for s in sents)
     assert all(doc["text"][s["start"]:s["end"]] == s["text"] for s in sents)
@@ -64,7 +63,7 @@ def test_markdown_is_stripped_and_titled(corpus, tmp_path):
     assert doc["title"] == "Leaked replies to Moscow" and doc["format"] == "md" and doc["kind"] == "report"
     for junk in ("**", "](", "https://elpais.com", "# ", "- The", "> ", "*reciprocal*"):
         assert junk not in doc["text"]
-    texts = [s["text"] for s in corpus.sentences("s.document_id = ?", [r.document_id])]
+    texts = [s["text"] for s in corpus.sentences(document_id=r.document_id)]
     assert "A Madrid newspaper published two documents on Wednesday." in texts
     assert "The U.S. reply proposes reciprocal limits on exercises." in texts
 
@@ -97,7 +96,7 @@ def test_html_drops_scripts_and_navigation_and_reads_metadata(corpus, tmp_path):
     for gone in ("script text", "color: red", "Navigation text", "Header banner", "Footer text", "Subscribe",
                  "<p>", "&amp;", "&#39;"):
         assert gone not in doc["text"], gone
-    texts = [s["text"] for s in corpus.sentences("s.document_id = ?", [r.document_id])]
+    texts = [s["text"] for s in corpus.sentences(document_id=r.document_id)]
     assert "We remain committed to NATO's open door policy & to diplomacy." in texts
     assert "The door remains open." in texts  # <br> ends a sentence
 
@@ -290,7 +289,7 @@ def test_broken_symlink(corpus, tmp_path):
 
 
 def test_file_over_the_size_limit(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_mod, "MAX_BYTES", 100)
+    monkeypatch.setenv("VERIFY_MAX_BYTES", "100")
     p = tmp_path / "big.txt"
     p.write_text(ENGLISH * 5)
     r = ingest_one(corpus, p)
@@ -357,7 +356,7 @@ def test_seed_files_ingest_with_exact_offsets(corpus):
     results = ingest_paths(corpus, "official", official)
     results += ingest_paths(corpus, "report", [SEEDS / "002_ab1dd8fec3c35067.txt"])
     assert [r.error for r in results] == [None] * 5 and all(r.created for r in results)
-    assert corpus.count("documents", "kind = 'official'") == 4
+    assert corpus.document_count("official") == 4
     for s in corpus.sentences():
         doc = corpus.document(s["document_id"])
         assert doc["text"][s["start"]:s["end"]] == s["text"]

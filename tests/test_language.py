@@ -272,7 +272,7 @@ def test_the_multilingual_index_is_built_only_when_needed(official, tmp_path):
 
 def test_claim_languages_prefer_what_ingest_recorded(official, tmp_path):
     r = ingest_text(official, tmp_path, "informe.txt", SPANISH_REPORT)
-    texts = [s["text"] for s in official.sentences("s.document_id = ?", [r.document_id])]
+    texts = [s["text"] for s in official.sentences(document_id=r.document_id)]
     langs = claim_languages(official, texts + ["NATO met Russia."])
     assert langs[-1] == "en" and langs.count("en") == 2 and set(langs) == {"en", "es"}
 

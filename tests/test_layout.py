@@ -1,4 +1,4 @@
-"""House rules a newcomer can rely on: layers import downwards only (cli -> outputs /
+"""House rules a newcomer can rely on: layers import downwards only (cli -> web -> outputs /
 quality -> pipeline -> store), modules import one another without a cycle, and every SQL
 statement lives in the store."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "verify"
 # Higher layers may import lower ones, never the reverse; the top-level modules (errors,
 # util, loading) are shared by all. loading is the model seam: it reaches into the
 # pipeline lazily, by design.
-LAYERS = {"store": 0, "pipeline": 1, "quality": 2, "outputs": 2, "cli": 3}
+LAYERS = {"store": 0, "pipeline": 1, "quality": 2, "outputs": 2, "web": 3, "cli": 4}
 
 
 def module_name(path: Path) -> str:
@@ -93,7 +93,42 @@ def test_layers_import_downwards_only():
 SQL = re.compile(r"\.execute\(|\bselect\s+[\w*(]|\binsert\s+into\b|\bdelete\s+from\b|\bupdate\s+\w+\s+set\b", re.I)
 
 
+def outside_the_store() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "store"]
+
+
 def test_sql_lives_only_in_the_store():
-    outside = [f"{p.relative_to(PACKAGE)}:{i}" for p in PACKAGE.rglob("*.py") if p.parent.name != "store"
+    outside = [f"{p.relative_to(PACKAGE)}:{i}" for p in outside_the_store()
                for i, line in enumerate(p.read_text().splitlines(), 1) if SQL.search(line)]
     assert outside == []
+
+
+# A piece of a statement: a comparison with a placeholder or a quoted value on a column
+# ("s.document_id = ?", "kind = 'official'", "text like ?"), or an ordering by a column
+# ("order by d.published desc"). The store takes arguments, never SQL.
+FRAGMENT = re.compile(r"\b\w+(\.\w+)?\s*(=|!=|<>|<=|>=|<|>|\blike|\bin)\s*(\(\s*)?(\?|%s|'[^']*')"
+                      r"|\b(order|group)\s+by\s+\w+\.\w+", re.I)
+
+
+def sql_fragments(source: str) -> list[int]:
+    """Lines of ``source`` with a string literal (not a docstring) that is a piece of SQL."""
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return sorted({node.lineno for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                   and FRAGMENT.search(node.value)})
+
+
+def test_the_fragment_finder_finds_where_clauses():
+    assert sql_fragments('corpus.sentences("s.document_id = ?", [7])') == [1]
+    assert sql_fragments("corpus.count('documents', \"kind = 'official'\")") == [1]
+    assert sql_fragments('x = "where id > ?"\ny = "text like ?"\nz = "order by d.published"') == [1, 2, 3]
+    prose = '"""A docstring: where x = ? is fine."""\nprint("a = b", "where to build it", "and the claim are")'
+    assert sql_fragments(prose) == []
+
+
+def test_no_sql_fragments_cross_the_store_boundary():
+    found = [f"{p.relative_to(PACKAGE)}:{line}" for p in outside_the_store() for line in sql_fragments(p.read_text())]
+    assert found == []

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-import verify.store.corpus as corpus_mod
+import verify.store.schema as corpus_mod
 from verify.errors import CorpusError
 from verify.store.corpus import MIGRATIONS, SCHEMA_VERSION, Corpus
 
@@ -38,8 +38,8 @@ def make_old(path, version: int) -> dict:
     official = old.add_document(make_document("official", OFFICIAL_TEXT, speaker="Antony Blinken",
                                               published="2022-01-26", title="Remarks"))
     report = old.add_document(make_document("report", REPORT_TEXT, published="2022-02-02"))
-    sentence = next(old.sentences("s.document_id = ? and s.text like ?", [report.document_id, "%reciprocal%"]))
-    evidence_sentence = next(old.sentences("s.document_id = ? and s.text like ?", [official.document_id, "%reciprocal%"]))
+    sentence = next(old.sentences(document_id=report.document_id, containing="reciprocal"))
+    evidence_sentence = next(old.sentences(document_id=official.document_id, containing="reciprocal"))
     with old.transaction():
         claim = old.db["claims"].insert({
             "document_id": report.document_id, "sentence_id": sentence["id"], "text": sentence["text"],
@@ -183,13 +183,14 @@ def test_a_failing_first_migration_leaves_an_empty_file_that_opens_later(tmp_pat
 
 KILL_IN_MIGRATION = """
 import os, signal, sys
-import verify.store.corpus as m
+import verify.store.schema as m
+from verify.store.corpus import Corpus
 real = m.MIGRATIONS[{index}][1]
 def dying(db):
     real(db)                       # the migration's work is done, not yet committed
     os.kill(os.getpid(), signal.SIGKILL)
 m.MIGRATIONS[{index}] = (m.MIGRATIONS[{index}][0], dying)
-m.Corpus(sys.argv[1])
+Corpus(sys.argv[1])
 """
 
 

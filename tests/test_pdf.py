@@ -13,7 +13,6 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-import verify.pipeline.ingest as ingest_mod
 import verify.pipeline.pdf as pdf_mod
 from verify.cli import app
 from verify.errors import InputError
@@ -52,7 +51,7 @@ def ingest_one(corpus, path, kind="official", meta=None, **kw):
 
 
 def sentences(corpus, doc_id):
-    return list(corpus.sentences("s.document_id = ?", [doc_id]))
+    return list(corpus.sentences(document_id=doc_id))
 
 
 def counts(corpus):
@@ -369,9 +368,9 @@ def test_folder_with_a_broken_pdf_reports_it_as_failed(corpus, tmp_path):
 
 def test_pdfs_have_their_own_size_limit(corpus, tmp_path, monkeypatch):
     p = write(tmp_path, "big.pdf", [column(page_body(0))[0]])
-    monkeypatch.setattr(ingest_mod, "MAX_BYTES", 100)  # the text limit does not apply to PDFs
+    monkeypatch.setenv("VERIFY_MAX_BYTES", "100")  # the text limit does not apply to PDFs
     assert ingest_one(corpus, p).error is None
-    monkeypatch.setattr(ingest_mod, "MAX_PDF_BYTES", 100)
+    monkeypatch.setenv("VERIFY_MAX_PDF_BYTES", "100")
     r = ingest_one(corpus, write(tmp_path, "bigger.pdf", [column(page_body(1))[0]]))
     assert r.error and "limit" in r.error and "VERIFY_MAX_PDF_BYTES" in r.error
 

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,6 +17,7 @@ from verify.errors import CorpusError
 from verify.store import open_corpus
 from verify.store.corpus import MIGRATIONS, SCHEMA_VERSION
 
+import crashkit as ck
 from conftest import OFFICIAL_TEXT, OFFICIAL_TEXT_2, REPO, REPORT_TEXT, make_document
 
 WORKER = REPO / "tests" / "worker.py"
@@ -72,7 +72,7 @@ def test_a_document_is_stored_once_with_its_sentences(store):
     again = store.add_document(make_document("official", OFFICIAL_TEXT, speaker="Antony Blinken"))
     assert first.created and not again.created and again.document_id == first.document_id
     assert store.count("documents") == 1 and store.count("sentences") == first.sentences == 4
-    row = next(store.sentences("s.text like ?", ["%reciprocal limits%"]))
+    row = next(store.sentences(containing="reciprocal limits"))
     assert OFFICIAL_TEXT[row["start"]:row["end"]] == row["text"]
     assert row["speaker"] == "Antony Blinken" and row["kind"] == "official"
 
@@ -92,7 +92,7 @@ def test_a_failed_transaction_leaves_nothing(store):
 
 def test_reviews_and_document_edits_are_append_only_in_the_database(store):
     report = _populate(store)
-    claim = store.claim_for_sentence(next(store.sentences("s.document_id = ?", [report])))
+    claim = store.claim_for_sentence(next(store.sentences(document_id=report)))
     store.add_review(claim, "consistent", "checked with the spokesman", "ana")
     store.edit_document(1, {"title": "Remarks"}, "ana")
     for sql in ("update reviews set label = 'novel'", "delete from reviews",
@@ -106,7 +106,7 @@ def test_reviews_and_document_edits_are_append_only_in_the_database(store):
 
 def test_runs_record_who_ran_them_and_a_failed_run_is_never_latest(store):
     report = _populate(store)
-    claim = store.claim_for_sentence(next(store.sentences("s.document_id = ?", [report])))
+    claim = store.claim_for_sentence(next(store.sentences(document_id=report)))
 
     class Verdict:
         label, score, reason, conflicting, needs_review = "consistent", 0.9, "entailed", False, None
@@ -322,8 +322,9 @@ def test_two_checks_and_an_ingest_at_once(tmp_path, pg_dsn):
     runs = [r["run_id"] for r in results[:2]]
     assert len(set(runs)) == 2
     assert all(c.run(r)["status"] == "ok" for r in runs)
-    assert [r["claims"] for r in results[:2]] == [c.count("verdicts", "run_id = ?", [r]) for r in runs]
-    assert c.count("documents", "kind = 'official'") == 12
+    per_run = [c.execute("select count(*) from verdicts where run_id = ?", [r]).fetchone()[0] for r in runs]
+    assert [r["claims"] for r in results[:2]] == per_run
+    assert c.document_count("official") == 12
 
 
 def test_same_report_checked_twice_at_once_shares_its_claims(pg_dsn):
@@ -359,17 +360,16 @@ def test_kill_9_mid_check_leaves_no_ok_run_half_written(tmp_path, pg_dsn):
     assert subprocess.run([sys.executable, str(WORKER), pg_dsn, "ingest", "official", str(official)],
                           capture_output=True, timeout=120).returncode == 0
     report = write_report(tmp_path / "r.txt", 40, seed=4)
-    p = _worker(pg_dsn, "check", str(report), env={"FAKE_SLOW_MS": "20"})
-    deadline = time.monotonic() + 120
-    for line in p.stdout:
-        if line.startswith("stored"):
-            break
-        assert time.monotonic() < deadline
+    # The worker waits after its first stored batch until told to go on (never): the kill
+    # lands mid-run by construction, not by racing the rest of the run.
+    p, seen = ck.held_at(pg_dsn, ["check", str(report)], "stored", env=ck.worker_env(FAKE_SLOW_MS="20"))
     p.send_signal(signal.SIGKILL)
-    p.wait(timeout=30)
+    p.communicate(timeout=30)
     c = open_corpus(pg_dsn)
     runs = list(c.execute("select id, status from runs"))
-    assert runs and all(status != "ok" for _, status in runs)
+    assert [status for _, status in runs] == ["running"], (runs, seen)
+    stored = int(seen[-1].split()[1])
+    assert c.execute("select count(*) from verdicts").fetchone()[0] == stored  # that batch, and no more
     assert c.count("latest_verdicts") == 0  # nothing from the killed run counts
     with c.exclusive("recheck", wait=5):  # its locks died with it
         pass

@@ -136,4 +136,4 @@ def test_demo_labels_claims(tmp_path):
     assert len(data["claims"]) >= 5
     assert all(c["label"] in LABELS and c["reason"] for c in data["claims"])
     assert data["run"]["mode"] == ("nli" if HAS_NLI else "similarity-only")
-    assert Corpus(tmp_path / "demo.db").count("runs", "status = 'ok'") == 1
+    assert Corpus(tmp_path / "demo.db").execute("select count(*) from runs where status = 'ok'").fetchone()[0] == 1

@@ -13,7 +13,7 @@ from verify.pipeline.check import Checker
 from verify.pipeline.nli import BUNDLED_NLI
 from verify.store.corpus import Corpus
 
-from conftest import SEEDS
+from conftest import SEEDS, require_shared
 from seed_expectations import (
     CONFIRMATION,
     EXPECTED,
@@ -37,8 +37,7 @@ def real_embedder():
 
 @pytest.fixture(scope="module")
 def seed_run(tmp_path_factory, real_embedder):
-    if not SEEDS.exists():
-        pytest.skip("../shared/seeds not present")
+    require_shared()
     corpus = Corpus(tmp_path_factory.mktemp("quality") / "corpus.db")
     report = ingest_seed_case(corpus, SEEDS)
     checker = Checker(corpus, embedder=real_embedder, nli="auto")
@@ -106,8 +105,7 @@ def test_a_confirmation_turns_a_novel_claim_consistent_in_the_nightly_recheck(tm
 
     from verify.cli import app
 
-    if not SEEDS.exists():
-        pytest.skip("../shared/seeds not present")
+    require_shared()
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
     db = tmp_path / "corpus.db"
     corpus = Corpus(db)

@@ -22,6 +22,10 @@ Environment:
 * ``WORKER_SLOW_INGEST_MS``: sleep this long per sentence while a document's sentences are
   inserted, i.e. inside the document's transaction, so kills land mid-write.
 * ``WORKER_NET_LOG``: a file; every socket connect / DNS lookup is appended to it.
+* ``WORKER_HOLD_AT``: a progress line (``stored 64``) or its first word (``stored``: the
+  first batch). Having printed the first progress line that matches, the worker waits for a
+  line on stdin before going on: a test that kills it then kills it mid-run by construction,
+  with that batch stored and the next not begun (``crashkit.kill_on``).
 
 The module also has helpers (``write_official_dir``, ``write_report``) that tests import.
 """
@@ -173,6 +177,15 @@ def _fake_models() -> None:
 K = 3  # evidence sentences per claim, for checks and rechecks alike
 
 
+def _checkpoint(line: str) -> None:
+    """Print a progress line (a kill point); hold there if it is ``WORKER_HOLD_AT``'s, until told to go on."""
+    print(line, flush=True)
+    hold = os.environ.get("WORKER_HOLD_AT")
+    if hold and (line == hold or line.startswith(hold + " ")):
+        os.environ.pop("WORKER_HOLD_AT")  # once: later batches run on
+        sys.stdin.readline()  # a line, or stdin closed: go on
+
+
 def _ready() -> None:
     print("ready", flush=True)
 
@@ -217,7 +230,7 @@ def cmd_index(corpus) -> dict:
     def progress(n: int) -> None:  # after each batch is embedded, cached and indexed: a kill point
         nonlocal done
         done += n
-        print(f"indexed {done}", flush=True)
+        _checkpoint(f"indexed {done}")
 
     status = open_index(corpus, embedder).ensure(progress=progress)
     return {"action": status.action, "count": status.count, "added": status.added, "reason": status.reason,
@@ -238,7 +251,7 @@ def cmd_check(corpus, report: str) -> dict:
     def progress(n: int) -> None:  # after each batch's verdicts are stored: a kill point tests can wait for
         nonlocal done
         done += n
-        print(f"stored {done}", flush=True)
+        _checkpoint(f"stored {done}")
 
     run = make_checker(corpus).check_documents(doc_ids, progress)
     return {"run_id": run.run_id, "claims": len(run.results), "counts": run.counts(), "documents": doc_ids}

@@ -5,15 +5,13 @@ errors into one line on stderr with a non-zero exit (never a traceback).
 """
 from __future__ import annotations
 
-import os
-import sqlite3
 import sys
 
 import typer
 
-from verify.cli import checking, desk, documents, outputs, quality  # noqa: F401  (they register their commands)
+from verify.cli import checking, desk, documents, outputs, quality, web  # noqa: F401  (they register their commands)
 from verify.cli.common import _err, _Progress, app  # noqa: F401  (tests patch _Progress)
-from verify.errors import VerifyError
+from verify.errors import ConnectionLost, CorpusBusy, Exists, InUse, LockHeld, VerifyError
 
 
 @app.command()
@@ -25,6 +23,25 @@ def version():
 
 
 INTERRUPTED = "interrupted; nothing half-written was kept"
+
+# What a user can do about an error, in this command line's terms: the library's messages say
+# what is wrong; which option fixes it is the command line's to say. The first kind that
+# matches wins (LockHeld is a kind of CorpusBusy).
+REMEDIES: tuple[tuple[type[VerifyError], str], ...] = (
+    (LockHeld, "try again later or pass --wait SECONDS"),
+    (InUse, "pass --force to go ahead anyway"),
+    (Exists, "pass --replace to set a new password or role"),
+    (CorpusBusy, "try again when it has finished"),
+    (ConnectionLost, "nothing half-written was kept; run the command again"),
+)
+
+
+def describe(error: VerifyError) -> str:
+    """The one line the command line prints for a library error: what is wrong, then what to do."""
+    for kind, remedy in REMEDIES:
+        if isinstance(error, kind):
+            return f"{error}; {remedy}"
+    return str(error)
 
 
 def main() -> None:
@@ -48,26 +65,19 @@ def main() -> None:
         _err(INTERRUPTED)
         sys.exit(130)
     except VerifyError as e:
-        _err(str(e))
+        _err(describe(e))
         sys.exit(e.exit_code)
-    except sqlite3.OperationalError as e:
-        _err(f"database: {e}" + (" (another verify process holds it; try again)" if "locked" in str(e) else ""))
-        sys.exit(2)
-    except sqlite3.DatabaseError as e:
-        _err(f"database damaged or not a verify corpus: {e}")
-        sys.exit(2)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:  # a bug: still one line, and the details on request
-        psycopg = sys.modules.get("psycopg")  # a PostgreSQL corpus: the server went away, or refused
-        if psycopg is not None and isinstance(e, psycopg.Error):
-            from verify.util import first_line
+        # The store turns its drivers' errors into VerifyErrors; anything else is a bug.
+        from verify.settings import settings  # here, not at import: `verify --help` does not pay for it
 
-            lost = isinstance(e, psycopg.OperationalError)
-            _err(f"database {'connection lost' if lost else 'error'}: {first_line(e)}"
-                 + (" (nothing half-written was kept; run the command again)" if lost else ""))
-            sys.exit(2)
-        if os.environ.get("VERIFY_DEBUG"):
+        try:
+            debug = settings().debug
+        except VerifyError:  # another VERIFY_* variable is malformed: not this error's business
+            debug = False
+        if debug:
             raise
         _err(f"unexpected {type(e).__name__}: {e} (set VERIFY_DEBUG=1 for details)")
         sys.exit(2)

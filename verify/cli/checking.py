@@ -201,7 +201,7 @@ def demo(
             raise InputError(r.error)
     # The leaked replies are the US's and NATO's: their statements are the official side.
     corpus.set_official_side(["US", "NATO"])
-    _note(f"demo corpus: {corpus.count('documents', 'kind = ?', ['official'])} official statements in {db}", quiet)
+    _note(f"demo corpus: {corpus.document_count('official')} official statements in {db}", quiet)
     doc_ids = _report_ids(corpus, str(DEMO_DIR / "leak_report.md"), {"date": "2022-02-02"}, quiet)
     checker = _checker(corpus, nli_model, 5, quiet)
     run = checker.check_documents(doc_ids)

@@ -79,7 +79,7 @@ def document(
     doc = corpus.document(doc_id)
     info = {k: doc[k] for k in ("id", "kind", "title", "url", "publisher", "speaker", "published", "source",
                                 "format", "ingested_at", "sha256")}
-    info["sentences"] = corpus.count("sentences", "document_id = ?", [doc_id])
+    info["sentences"] = corpus.sentence_count(doc_id)
     info["relied_on_by_claims"] = corpus.dependent_claims(doc_id)
     info["edits"] = corpus.document_history(doc_id)
     if as_json:

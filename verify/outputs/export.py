@@ -45,45 +45,65 @@ def latest_results(corpus: Corpus, document_id: int | None = None) -> tuple[dict
     return run, rows
 
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
+
+
+def human_date(value) -> str:
+    """``2022-01-26`` (or a timestamp) -> ``26 January 2022``; ``2022-01`` -> ``January 2022``."""
+    from datetime import datetime
+
+    s = str(value or "").strip()
+    try:
+        if len(s) >= 10:
+            d = datetime.fromisoformat(s[:10])
+            return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+        if len(s) == 7:
+            d = datetime.strptime(s, "%Y-%m")
+            return f"{MONTHS[d.month - 1]} {d.year}"
+    except ValueError:
+        pass
+    return s  # a bare year, or something unparsable: shown as stored
+
+
+def human_time(value) -> str:
+    """``2026-12-01T10:42:07+00:00`` -> ``1 December 2026, 10:42 UTC``."""
+    from datetime import datetime, timezone
+
+    s = str(value or "").strip()
+    if len(s) <= 10:
+        return human_date(s)
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        return s
+    zone = ""
+    if t.tzinfo is not None:
+        t, zone = t.astimezone(timezone.utc), " UTC"
+    return f"{t.day} {MONTHS[t.month - 1]} {t.year}, {t:%H:%M}{zone}"
+
+
+def claim_pieces(text: str, rows: list[dict]) -> list[dict]:
+    """A report's text cut at its claims: ``{"text", "claim"}`` pieces in order, ``claim`` the
+    row (with ``start`` and ``end``) of a highlighted piece, None between claims. A claim that
+    overlaps the one before it is left unhighlighted."""
+    pieces, pos = [], 0
+    for r in sorted(rows, key=lambda r: r["start"]):
+        if r["start"] < pos:
+            continue
+        pieces.append({"text": text[pos:r["start"]], "claim": None})
+        pieces.append({"text": text[r["start"]:r["end"]], "claim": r})
+        pos = r["end"]
+    pieces.append({"text": text[pos:], "claim": None})
+    return pieces
+
+
 def html_report(corpus: Corpus, document_id: int) -> str:
     """A self-contained page for editors: the report with its claims highlighted, a legend and a
     CSS-only filter, one block per claim (the evidence row that decided it marked, weaker rows
     folded away), human dates, and the run manifest folded at the end.
     """
-    from datetime import datetime, timezone
-
     import jinja2
-
-    months = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
-
-    def human_date(value) -> str:
-        """``2022-01-26`` (or a timestamp) -> ``26 January 2022``; ``2022-01`` -> ``January 2022``."""
-        s = str(value or "").strip()
-        try:
-            if len(s) >= 10:
-                d = datetime.fromisoformat(s[:10])
-                return f"{d.day} {months[d.month - 1]} {d.year}"
-            if len(s) == 7:
-                d = datetime.strptime(s, "%Y-%m")
-                return f"{months[d.month - 1]} {d.year}"
-        except ValueError:
-            pass
-        return s  # a bare year, or something unparsable: shown as stored
-
-    def human_time(value) -> str:
-        """``2026-12-01T10:42:07+00:00`` -> ``1 December 2026, 10:42 UTC``."""
-        s = str(value or "").strip()
-        if len(s) <= 10:
-            return human_date(s)
-        try:
-            t = datetime.fromisoformat(s)
-        except ValueError:
-            return s
-        zone = ""
-        if t.tzinfo is not None:
-            t, zone = t.astimezone(timezone.utc), " UTC"
-        return f"{t.day} {months[t.month - 1]} {t.year}, {t:%H:%M}{zone}"
 
     def compact(value) -> str:
         if value is None or value == {} or value == []:
@@ -100,14 +120,7 @@ def html_report(corpus: Corpus, document_id: int) -> str:
     run, rows = latest_results(corpus, document_id)
     if not rows:
         raise CorpusError(f"report {document_id} has not been checked yet; run `verify check {document_id}`")
-    text, pieces, pos = doc["text"], [], 0
-    for r in sorted(rows, key=lambda r: r["start"]):
-        if r["start"] < pos:
-            continue
-        pieces.append({"text": text[pos:r["start"]], "claim": None})
-        pieces.append({"text": text[r["start"]:r["end"]], "claim": r})
-        pos = r["end"]
-    pieces.append({"text": text[pos:], "claim": None})
+    pieces = claim_pieces(doc["text"], rows)
     summary = {lab: sum(r["label"] == lab for r in rows) for lab in ("consistent", "novel", "contradictory")}
 
     # Each claim's evidence split in two: the rows worth reading (the deciding one always among

@@ -28,8 +28,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verify.store.corpus import SentenceSpan
-from verify.store.sides import AFFILIATIONS, affiliation  # noqa: F401  (part of attribute's API)
+from verify.pipeline.sides import AFFILIATIONS, affiliation  # noqa: F401  (part of attribute's API)
+from verify.store.records import Document, SentenceSpan
 
 # --- reporting cues ------------------------------------------------------------------------------
 REPORTING = {
@@ -441,6 +441,7 @@ def reattribute(corpus, doc_ids: Sequence[int] | None = None) -> int:
         How many sentences changed speaker or attribution.
     """
     from verify.pipeline.segment import segment
+    from verify.pipeline.speakers import infer_speakers
 
     changed = 0
     for doc_id in doc_ids if doc_ids is not None else corpus.document_ids():
@@ -460,7 +461,9 @@ def reattribute(corpus, doc_ids: Sequence[int] | None = None) -> int:
                 span.speaker, span.attribution, span.cue, span.role = a.speaker, a.kind, a.cue, a.role
         changed += sum((new.speaker, new.attribution) != (old.speaker, old.attribution)
                        for new, old in zip(spans, stored))
-        corpus.set_attributions(doc, spans)
+        record = Document(kind=doc["kind"], text=doc["text"], publisher=doc["publisher"], speaker=doc["speaker"],
+                          sentences=spans)
+        corpus.set_attributions(spans, infer_speakers(record))
     return changed
 
 

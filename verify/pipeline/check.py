@@ -141,12 +141,11 @@ class Checker:
         if retrieval not in MODES:
             raise InputError(f"retrieval must be one of {', '.join(MODES)}")
         self.retrieval = retrieval
-        # A copy: the caller's scope is theirs, and the official side is this checker's.
-        self.scope = replace(scope) if scope is not None else Scope()
+        scope = scope or Scope()
         if side == "auto":
             side = corpus.official_side()
-        if side and not self.scope.side:
-            self.scope.side = tuple(sorted(side))
+        # A copy: the caller's Scope (reused for the next checker, perhaps on another corpus) is left as given.
+        self.scope = replace(scope, side=scope.side or (tuple(sorted(side)) if side else None))
         self.corpus = corpus
         self.embedder = embedder if embedder is not None else loading.embedder()
         if nli == "auto":
@@ -247,7 +246,7 @@ class Checker:
 
     def check_worthy(self, doc_id: int) -> list[dict]:
         """The sentences of a report that are checked as claims (``claims.is_check_worthy``)."""
-        return [s for s in self.corpus.sentences("s.document_id = ?", [doc_id]) if is_check_worthy(s["text"])]
+        return [s for s in self.corpus.sentences(document_id=doc_id) if is_check_worthy(s["text"])]
 
     def count_claims(self, doc_id: int) -> int:
         return len(self.check_worthy(doc_id))

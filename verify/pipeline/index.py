@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from verify.pipeline.embed import Embedder, embed_cached
+from verify.settings import settings
 from verify.store.corpus import Corpus
 from verify.util import atomic_write_bytes
 
-# Exact search up to this many sentences (it is fast enough and never misses); an
-# inverted-file index above it keeps search latency flat as the corpus grows.
-EXACT_LIMIT = int(os.environ.get("VERIFY_EXACT_LIMIT", 200_000))
+# Exact search up to ``settings().exact_limit`` sentences (it is fast enough and never
+# misses); an inverted-file index above it keeps search latency flat as the corpus grows.
 ADD_BATCH = 2048  # official sentences embedded, cached and indexed per step
 IVF_MIN_NPROBE = 32
 
@@ -39,7 +38,7 @@ def new_faiss(n: int, dim: int, train_sample: np.ndarray | None = None, exact_li
     """
     import faiss
 
-    if n < (EXACT_LIMIT if exact_limit is None else exact_limit):
+    if n < (settings().exact_limit if exact_limit is None else exact_limit):
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     nlist = int(4 * np.sqrt(n))
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -108,9 +107,10 @@ class VectorIndex:
             status = self._rebuild(progress)
             status.reason = reason
             return status
-        if self.index.ntotal >= EXACT_LIMIT and index_kind(self.index) == "IndexFlatIP":
+        exact_limit = settings().exact_limit
+        if self.index.ntotal >= exact_limit and index_kind(self.index) == "IndexFlatIP":
             status = self._rebuild(progress)  # outgrew exact search
-            status.reason = f"over {EXACT_LIMIT} sentences: switched to an IVF index"
+            status.reason = f"over {exact_limit} sentences: switched to an IVF index"
             return status
         added = self._add_new(progress)
         return IndexStatus("updated" if added else "loaded", self.index.ntotal, added)
@@ -156,7 +156,7 @@ class VectorIndex:
     def _rebuild(self, progress=None) -> IndexStatus:
         existed = self.path.exists()
         n = self.corpus.official_sentence_count()
-        if n < EXACT_LIMIT:
+        if n < settings().exact_limit:
             self.index, self.max_id = build_faiss(np.zeros((0, self.embedder.dim), np.float32),
                                                   np.zeros(0, np.int64), self.embedder.dim), 0
             added = self._add_new(progress, force_save=True)

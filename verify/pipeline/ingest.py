@@ -21,6 +21,8 @@ from verify.pipeline.attribute import attribute
 from verify.pipeline.language import OFFICIAL_LANGUAGES, REPORT_LANGUAGES, document_language, sentence_language
 from verify.pipeline.language import name as language_name
 from verify.pipeline.segment import normalise_text, segment, word_count  # noqa: F401  (normalise_text: part of ingest's API)
+from verify.pipeline.speakers import infer_speakers
+from verify.settings import settings
 from verify.store.corpus import Corpus, Document
 
 KINDS = ("official", "report")
@@ -28,10 +30,9 @@ FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html
            ".htm": "html", ".jsonl": "jsonl", ".ndjson": "jsonl", ".pdf": "pdf",
            ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
 PAGED = ("pdf", "image")  # formats read page by page (verify.pipeline.pdf), never decoded as text
-MAX_BYTES = int(os.environ.get("VERIFY_MAX_BYTES", 20 * 1024 * 1024))
-# PDFs carry fonts and scanned images: a long transcript is easily over the text limit, and
-# they are read a page at a time, so they get a limit of their own.
-MAX_PDF_BYTES = int(os.environ.get("VERIFY_MAX_PDF_BYTES", 200 * 1024 * 1024))
+# The largest file read: ``settings().max_bytes`` for text, ``max_pdf_bytes`` for PDFs and
+# images (they carry fonts and scans: a long transcript is easily over the text limit, and
+# they are read a page at a time, so they get a limit of their own).
 METADATA_FIELDS = ("title", "url", "publisher", "speaker", "published", "affiliation")
 _BINARY_MAGIC = (b"\x89PNG", b"PK\x03\x04", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"\x7fELF", b"\x1f\x8b")
 
@@ -240,6 +241,7 @@ def build_document(kind: str, text: str, meta: dict, *, source: str, fmt: str,
                                                     default_speaker=doc.speaker)):
             if span.attribution != "transcript":
                 span.speaker, span.attribution, span.cue, span.role = a.speaker, a.kind, a.cue, a.role
+    doc.speakers = infer_speakers(doc)
     return doc
 
 
@@ -257,7 +259,9 @@ def read_file(path: Path, kind: str, meta: dict, *, encoding: str | None = None,
     if fmt is None:
         raise InputError(f"{source}: unsupported format {path.suffix or '(no extension)'!r}; "
                          f"use one of {', '.join(sorted(FORMATS))}")
-    limit, limit_name = (MAX_PDF_BYTES, "VERIFY_MAX_PDF_BYTES") if fmt in PAGED else (MAX_BYTES, "VERIFY_MAX_BYTES")
+    limits = settings()
+    limit, limit_name = ((limits.max_pdf_bytes, "VERIFY_MAX_PDF_BYTES") if fmt in PAGED
+                         else (limits.max_bytes, "VERIFY_MAX_BYTES"))
     try:
         size = path.stat().st_size
         if size > limit:

@@ -145,7 +145,9 @@ def _weights_digest(path: Path) -> str:
 
 def resolve_nli_path(spec: str | None) -> Path | None:
     """The model directory ``load_nli(spec)`` would load, or None for similarity only."""
-    spec = spec or os.environ.get("VERIFY_NLI_MODEL") or ""
+    from verify.settings import settings
+
+    spec = spec or settings().nli_model or ""
     if spec.lower() == "none":
         return None
     if spec:

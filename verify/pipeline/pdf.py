@@ -39,9 +39,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from verify.errors import InputError
+from verify.settings import settings
 
 OCR_DPI = 300  # Tesseract is trained on ~300 dpi scans; lower loses small print, higher only costs time
-OCR_TIMEOUT = float(os.environ.get("VERIFY_OCR_TIMEOUT", 300))  # seconds for one page
 OCR_MAX_PIXELS = 60_000_000  # a poster-sized page is rendered smaller rather than at 300 dpi
 # A page whose text layer has fewer visible characters than this while an image covers most
 # of it is a scan with a stamp on it (a page number, a Bates number): OCR it.
@@ -416,11 +416,12 @@ def _ocr(image, exe: str, dpi: int, where: str) -> tuple[list[_Line], float | No
     # One thread: this runs beside other work on small machines, and a page at a time is
     # as fast as Tesseract's OpenMP threads there. A user can still set OMP_THREAD_LIMIT.
     env = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
+    timeout = settings().ocr_timeout  # seconds for one page
     try:
         proc = subprocess.run([exe, "stdin", "stdout", "-l", languages, "--dpi", str(dpi), "--psm", "3",
-                               "tsv"], input=buf.getvalue(), capture_output=True, timeout=OCR_TIMEOUT, env=env)
+                               "tsv"], input=buf.getvalue(), capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        raise InputError(f"{where}: OCR took over {OCR_TIMEOUT:.0f} s (VERIFY_OCR_TIMEOUT)") from None
+        raise InputError(f"{where}: OCR took over {timeout:.0f} s (VERIFY_OCR_TIMEOUT)") from None
     except OSError as e:
         raise InputError(f"{where}: could not run tesseract ({e.strerror or e})") from None
     if proc.returncode != 0:

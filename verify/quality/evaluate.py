@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from verify.errors import InputError
+from verify.pipeline.speakers import infer_speakers
 from verify.pipeline.verdict import LABELS
 from verify.store.corpus import Corpus, Document, SentenceSpan
 
@@ -107,6 +108,7 @@ def load_pool(corpus: Corpus, pool: list[dict]) -> dict[int, set[str]]:
             doc = Document(kind="official", text=text, title=item.get("title"), url=item.get("url"),
                            speaker=item.get("speaker"), published=item.get("date"), source=f"pool:{item['id']}",
                            format="pool", sentences=[SentenceSpan(0, len(text), text, item.get("speaker"))])
+            doc.speakers = infer_speakers(doc)
             res = corpus.add_document(doc)
             sid = corpus.first_sentence_id(res.document_id)
             mapping.setdefault(sid, set()).add(item["id"])

@@ -1,6 +1,7 @@
 """The store: corpus.db's schema, migrations and every SQL statement, as named queries.
 
-Layers import downwards only: cli -> outputs / quality -> pipeline -> store.
+Layers import downwards only: cli -> web -> outputs / quality -> pipeline -> store. Callers
+pass arguments to named queries, never SQL (tests/test_layout.py holds everything else to it).
 """
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -17,11 +18,10 @@ def open_corpus(target=None, **kwargs):
 
     Keyword arguments go to the store (``migrate``, ``on_wait``, ``user``).
     """
-    import os
-
+    from verify.settings import settings
     from verify.store.corpus import DEFAULT_DB, Corpus
 
-    target = target if target is not None else (os.environ.get("VERIFY_DB") or DEFAULT_DB)
+    target = target if target is not None else (settings().db or DEFAULT_DB)
     if is_postgres(target):
         from verify.store.postgres import PgCorpus
 

@@ -1,7 +1,7 @@
 """Whose side a speaker speaks for, from the words of their role or organisation.
 
-A leaf module (it imports nothing from verify): the corpus records each speaker's side as
-it stores them, and attribution reads roles with it.
+A leaf module (it imports nothing from verify): ``verify.pipeline.speakers`` gives each
+speaker a side with it, and attribution reads roles with it.
 """
 from __future__ import annotations
 
