@@ -459,12 +459,21 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
     Both are recomputed from stored values with the run's own thresholds, so they are
     exactly what the run decided on.
     """
-    from verify.pipeline.evidence import forced_mismatches, mismatches, negated, subject_overlap
+    from verify.pipeline.evidence import forced_mismatches, mismatches, negated, subject_overlap, warm_entity_pairs
     from verify.pipeline.segment import clauses
 
     t = run_thresholds(manifest)
     proposition = claim.get("proposition") or split_frame(claim["text"])[1]
     claim_negative = negated(proposition)
+    # The entity tagger runs once over every sentence and clause the checks below compare (a
+    # batch is several times faster than a call per sentence: the desk's claim page waits on it).
+    related = [e for e in evidence if e.similarity >= t.related]
+    pairs = [(proposition, e.sentence["text"]) for e in related]
+    if t.forced_mismatch and any(e.counted for e in related):
+        claim_units = [proposition, *clauses(proposition)]
+        pairs += [(c, o) for e in related if e.counted
+                  for c in claim_units for o in [e.sentence["text"], *clauses(e.sentence["text"])]]
+    warm_entity_pairs(pairs)
     for e in evidence:
         e.overlap = subject_overlap(proposition, e.sentence["text"])
         e.both_negative = claim_negative and negated(e.sentence["text"])
