@@ -93,7 +93,8 @@ def test_override_a_claim_from_the_keyboard_and_find_it_in_history_and_claimrevi
                             "f.querySelector('select').value, document.activeElement.name, f.action]")
         assert state[:2] == [False, f"c{cid}"] and state[2] != machine and state[3] == "label"
         assert state[4].endswith(f"/claims/{cid}/review")
-        override = "unsure" if machine != "unsure" else "novel"
+        # A rated label (not "unsure"), so the override is also what ClaimReview publishes.
+        override = next(label for label in ("novel", "contradictory", "consistent") if label != machine)
         browser.run(f"document.querySelector('#review-panel select').value = '{override}'")
         note = browser.find("#review-panel input[name=note]")
         browser.type(note, "The ministry denied this on 3 Feb" + ENTER)
@@ -110,10 +111,11 @@ def test_override_a_claim_from_the_keyboard_and_find_it_in_history_and_claimrevi
     [review] = history["reviews"]
     assert (review["label"], review["by"], review["note"], review["machine_label"]) == (
         override, "ana", "The ministry denied this on 3 Feb", machine)
-    if override != "unsure":  # ClaimReview publishes rated reviews only
-        exported = json.loads(verify_cli("export", "--format", "claimreview", "--report", report, "--desk", "The Desk",
-                                         "--db", db))
-        assert any(r["reviewRating"]["ratingExplanation"] == "The ministry denied this on 3 Feb" for r in exported)
+    exported = json.loads(verify_cli("export", "--format", "claimreview", "--report", report, "--desk", "The Desk",
+                                     "--db", db))
+    [item] = [r for r in exported if r["reviewRating"]["ratingExplanation"] == "The ministry denied this on 3 Feb"]
+    rated = {"consistent": "consistent", "novel": "not addressed", "contradictory": "contradicted"}
+    assert item["reviewRating"]["alternateName"].lower().startswith(rated[override])
 
 
 def test_a_confirmed_review_is_published_as_claimreview(desk, driver, tmp_path):

@@ -521,13 +521,30 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
     Runs store what they measured (``trail_details``); for runs from before they did, it is
     recomputed from the stored text, as those runs read it (names as written).
     """
-    from verify.pipeline.evidence import Mismatch, forced_mismatches, mismatches, negated, subject_overlap
+    from verify.pipeline.evidence import (
+        Mismatch,
+        forced_mismatches,
+        mismatches,
+        negated,
+        subject_overlap,
+        warm_entity_pairs,
+    )
     from verify.pipeline.segment import clauses
 
     t = Thresholds.from_manifest(manifest)
     measured = {d["rank"]: d for d in trail or []}
     proposition = claim.get("proposition") or split_frame(claim["text"])[1]
     claim_negative = negated(proposition)
+    # Older runs only: the entity tagger runs once over every sentence and clause the checks
+    # below compare (a batch is several times faster than a call per sentence: the desk's
+    # claim page waits on it). Newer runs stored what they measured.
+    related = [e for e in evidence if e.similarity >= t.related and e.rank not in measured]
+    pairs = [(proposition, e.sentence["text"]) for e in related]
+    if t.forced_mismatch and any(e.counted for e in related):
+        claim_units = [proposition, *clauses(proposition)]
+        pairs += [(c, o) for e in related if e.counted
+                  for c in claim_units for o in [e.sentence["text"], *clauses(e.sentence["text"])]]
+    warm_entity_pairs(pairs)
     for e in evidence:
         d = measured.get(e.rank)
         if d is not None:

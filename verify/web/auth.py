@@ -105,9 +105,12 @@ def _now() -> dt.datetime:
 
 
 def start_session(corpus, name: str, role: str) -> User:
-    """A new session for ``name``: its cookie token and CSRF token."""
+    """A new session for ``name``: its cookie token and CSRF token. Expired sessions are
+    deleted first (a local desk starts one per browser without a login)."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    store.add_session(corpus, token_hash(token), name, csrf, _iso(_now() + dt.timedelta(hours=SESSION_HOURS)))
+    now = _now()
+    store.end_expired_sessions(corpus, _iso(now))
+    store.add_session(corpus, token_hash(token), name, csrf, _iso(now + dt.timedelta(hours=SESSION_HOURS)))
     return User(name, role, csrf, token)
 
 
@@ -156,7 +159,6 @@ def login(corpus, name: str, password: str, address: str) -> User | None:
         store.add_login_failure(corpus, name, address)
         return None
     store.clear_login_failures(corpus, name, since)
-    store.end_expired_sessions(corpus, _iso(now))
     return start_session(corpus, account["name"], account["role"])
 
 
