@@ -110,6 +110,9 @@ FRAGMENT = re.compile(r"\b\w+(\.\w+)?\s*(=|!=|<>|<=|>=|<|>|\blike|\bin)\s*(\(\s*
                       r"|\b(order|group)\s+by\s+\w+\.\w+", re.I)
 
 
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")  # a regular expression's "(?P<who>(?:" is not "who > ?"
+
+
 def sql_fragments(source: str) -> list[int]:
     """Lines of ``source`` with a string literal (not a docstring) that is a piece of SQL."""
     tree = ast.parse(source)
@@ -118,7 +121,7 @@ def sql_fragments(source: str) -> list[int]:
                   and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
     return sorted({node.lineno for node in ast.walk(tree)
                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-                   and FRAGMENT.search(node.value)})
+                   and FRAGMENT.search(_NAMED_GROUP.sub("(", node.value))})
 
 
 def test_the_fragment_finder_finds_where_clauses():
@@ -127,6 +130,7 @@ def test_the_fragment_finder_finds_where_clauses():
     assert sql_fragments('x = "where id > ?"\ny = "text like ?"\nz = "order by d.published"') == [1, 2, 3]
     prose = '"""A docstring: where x = ? is fine."""\nprint("a = b", "where to build it", "and the claim are")'
     assert sql_fragments(prose) == []
+    assert sql_fragments('re.compile(r"(?P<who>(?:He|She))")') == []
 
 
 def test_no_sql_fragments_cross_the_store_boundary():

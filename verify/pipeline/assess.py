@@ -127,8 +127,8 @@ class Assessment:
     nearest: int | None = None  # the most similar counted sentence
     other_side: tuple[str, int, float] | None = None  # ("contradicts" | "supports", index, p)
 
-    def features(self) -> list[float]:
-        """The values of ``FEATURES``, in order."""
+    def features(self) -> dict[str, float]:
+        """The values of ``FEATURES``, by name, in that order."""
         ev = self.evidence
         near = ev[self.nearest] if self.nearest is not None else None
         sup = ev[self.support.index] if self.support.index is not None else None
@@ -149,7 +149,7 @@ class Assessment:
             "forced": float(bool(self.forced)),
             "mismatch": float(bool(near is not None and near.mismatches and self.nearest in self.related)),
         }
-        return [float(values[name]) for name in FEATURES]
+        return {name: float(values[name]) for name in FEATURES}
 
 
 def entails(u: Unit) -> float:

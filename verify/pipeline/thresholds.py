@@ -64,16 +64,13 @@ class Thresholds:
     def entail_bar(self) -> float:
         return max(self.entail, self.entail_floor, ENTAIL_FLOOR)
 
-    def probabilities(self, features: list[float]) -> dict[str, float] | None:
-        """P(label) from the fitted decision, or None when there is none."""
+    def probabilities(self, features: dict[str, float]) -> dict[str, float] | None:
+        """P(label) from the fitted decision over measured ``features`` (``Assessment.features``),
+        or None when there is no fit, or it was fitted over features not measured here."""
         f = self.fit
-        if not f:
+        if not f or any(name not in features for name in f["features"]):
             return None
-        from verify.pipeline.assess import FEATURES
-
-        if tuple(f["features"]) != FEATURES:
-            return None  # fitted over other features: the rules decide, as without a fit
-        z = [(x - m) / s for x, m, s in zip(features, f["mean"], f["scale"])]
+        z = [(features[name] - m) / s for name, m, s in zip(f["features"], f["mean"], f["scale"])]
         logits = [b + sum(w * x for w, x in zip(row, z)) for row, b in zip(f["coef"], f["intercept"])]
         top = max(logits)
         exp = [math.exp(v - top) for v in logits]

@@ -98,7 +98,7 @@ def fit_decision(scored: list[tuple[str, object, list]], base: Thresholds | None
     groups = groups or ["all"] * len(scored)
     names = list(dict.fromkeys(groups))
     assessed = [assess(evs, base, nli=True, quotes=v.quotes, clauses=v.clauses) for _, v, evs in scored]
-    X = np.array([a.features() for a in assessed], dtype=float)
+    X = np.array([list(a.features().values()) for a in assessed], dtype=float)
     y = np.array(gold)
     weight = np.ones(len(gold))
     for g in names:
