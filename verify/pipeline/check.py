@@ -361,9 +361,17 @@ class Checker:
 
     def _read(self, claim, e: Evidence) -> None:
         """Read an evidence sentence, and the claim against it: "we" is the speaker's side,
-        an unnamed document's author the side the sentence speaks for."""
+        an unnamed document's author the side the sentence speaks for.
+
+        A speaker whose side the corpus does not know (no affiliation: a pool of statements
+        with names only) is read as speaking for the side the claim names first ("Washington
+        favours diplomacy" against such a speaker's "we prefer diplomacy"): with an official
+        side set, such statements are not counted anyway, so this reading only ever compares
+        a claim with statements no side rules out.
+        """
         s = e.sentence
-        official = self.reader.official(s["text"], s.get("speaker"), s.get("affiliation"))
+        side = s.get("affiliation") or self.reader.subject(claim)
+        official = self.reader.official(s["text"], s.get("speaker"), side)
         e.read_as = official.nli
         e.claim_read_as = claim.as_read_by(s.get("affiliation"), self.reader.aliases)
 

@@ -195,6 +195,13 @@ class Reader:
                                           _unquoted(read))
         return self._official[key]
 
+    def subject(self, reading: Reading) -> str | None:
+        """The state or organisation a claim opens with ("The United States favours ..."), if any."""
+        found = self.aliases.mentions(reading.nli)
+        if found and found[0].start <= 4 and found[0].entity.kind in ("country", "organisation"):
+            return found[0].entity.name
+        return None
+
     def _entity(self, who: str) -> str | None:
         if not who or who in ("He", "She", "They", "We", "I"):
             return None
