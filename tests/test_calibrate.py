@@ -206,3 +206,16 @@ def test_cli_calibrate_validates_across_files_and_shows_what_it_was_fitted_on(tm
     assert shown.exit_code == 0 and "shipped fit" in shown.output and "desk_train.jsonl" in shown.output
     bare = CliRunner().invoke(app, ["calibrate"])
     assert bare.exit_code != 0 and "--show" in bare.output
+
+
+def test_a_fit_that_does_not_beat_the_rules_held_out_is_recorded_and_not_used():
+    clean = []
+    for i in range(120):  # evidence that says exactly what the label is: the rules are already right
+        gold = ("consistent", "novel", "contradictory")[i % 3]
+        e = {"consistent": ev(0.8, 0.95, 0.03, 0.02), "contradictory": ev(0.8, 0.02, 0.03, 0.95),
+             "novel": ev(0.6, 0.1, 0.8, 0.1)}[gold]
+        clean.append((gold, decide([e], Thresholds(), nli=True), [e]))
+    record = fit(clean, nli=True, groups=["a"] * 60 + ["b"] * 60)
+    assert record["fit"] is None and "does not beat the rules" in record["rejected_fit"]["why"]
+    t = thresholds_from(record, "test")
+    assert t.fit is None and decide(clean[0][2], t, nli=True).probabilities is None

@@ -136,14 +136,18 @@ def _fit_summary(record: dict, name: str) -> str:
     for f in prov["files"]:
         lines.append(f"  {f['path']} ({f['claims']} claims, sha256 {f['sha256']}"
                      + (f"; pool {f['pool']}" if f.get("pool") else "") + ")")
-    if record.get("fit"):
-        lines.append(f"contradiction bar P >= {record['fit']['contradict_bar']}; held-out contradiction precision "
+    fitted = record.get("fit") or record.get("rejected_fit")
+    if fitted:
+        lines.append(f"contradiction bar P >= {fitted['contradict_bar']}; held-out contradiction precision "
                      f"floor {record['contradiction_precision_floor']:.3f} (the unfitted rules')")
-        lines.append("per file, macro-F1: unfitted rules -> held out (fit on the other files) -> in sample")
+        if not record.get("fit"):
+            lines.append(f"fit NOT used: {fitted['why']}; checks decide by the rules")
+        lines.append("per file, macro-F1: unfitted rules -> held out (fit on the other files) -> as used "
+                     "(in sample where the fit is used)")
         for file, m in record["per_file"].items():
             h = m["held_out"]["per_label"]
             lines.append(f"  {file:<28} {m['unfitted']['macro_f1']:.3f} -> {m['held_out']['macro_f1']:.3f} -> "
-                         f"{m['in_sample']['macro_f1']:.3f}   held out: consistent R {h['consistent']['recall']:.2f}, "
+                         f"{m['as_used']['macro_f1']:.3f}   held out: consistent R {h['consistent']['recall']:.2f}, "
                          f"contradictory R {h['contradictory']['recall']:.2f} P {h['contradictory']['precision']:.2f}")
         ho = record["metrics"]["held_out"]
         lines.append(f"all files held out: macro-F1 {ho['macro_f1']:.3f}, accuracy {ho['accuracy']:.3f}")
