@@ -119,8 +119,8 @@ class Checker:
     Args:
         corpus: the corpus to check against (and to store runs in).
         embedder: sentence embedder; default the bundled all-MiniLM-L6-v2.
-        nli: an NLI model, ``None`` for similarity-only, or ``"auto"`` for
-            ``$VERIFY_NLI_MODEL`` or the shipped model.
+        nli: an NLI model, ``None`` for similarity-only, ``"auto"`` for ``$VERIFY_NLI_MODEL``
+            or the shipped model, or a model name or directory.
         k: evidence sentences retrieved per claim.
         thresholds: decision thresholds (default: calibrated values stored in the
             corpus if any, else built-in defaults).
@@ -148,8 +148,8 @@ class Checker:
         self.scope = replace(scope, side=scope.side or (tuple(sorted(side)) if side else None))
         self.corpus = corpus
         self.embedder = embedder if embedder is not None else loading.embedder()
-        if nli == "auto":
-            nli = loading.nli(None)
+        if isinstance(nli, str):  # "auto": $VERIFY_NLI_MODEL or the shipped model; else a name or directory
+            nli = loading.nli(None if nli == "auto" else nli)
         self.nli = nli
         if k < 1:
             raise InputError("k must be at least 1")
