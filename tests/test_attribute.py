@@ -290,3 +290,16 @@ def test_transcript_speakers_speak_for_their_publisher_and_questions_for_nobody(
 
     allowed = set(allowed_ids(corpus, Scope(side=("US",))).tolist())
     assert question["id"] not in allowed and rows["The reply offers talks on missiles in Europe."]["id"] in allowed
+
+
+def test_an_unnamed_spokesman_speaks_for_the_publisher_and_is_not_another_publishers(corpus):
+    us = corpus.add_document(build_document(
+        "official", "The spokesman confirmed that the United States offered Russia new talks on incidents at sea.\n",
+        {"publisher": "U.S. Department of State"}, source="us.txt", fmt="text")).document_id
+    ru = corpus.add_document(build_document(
+        "official", "The spokesman confirmed that Russia rejected every proposal made by the United States.\n",
+        {"publisher": "Ministry of Foreign Affairs of Russia"}, source="ru.txt", fmt="text")).document_id
+    [a] = corpus.sentences(document_id=us)
+    [b] = corpus.sentences(document_id=ru)
+    assert a["speaker"] == "U.S. Department of State spokesman" and a["affiliation"] == "US"
+    assert b["speaker"] != a["speaker"] and b["affiliation"] != "US"

@@ -108,7 +108,7 @@ class Reading:
             return self.nli
         found = aliases.mentions(entity) if entity else []
         written = found[0].entity.written(True) if found else entity
-        return f"{written} {m.group('rest')}"
+        return f"{written} {_act(m.group('rest'))}"
 
     def as_dict(self) -> dict:
         return {"frame": self.frame or None, "speaker": self.speaker or None, "speaker_entity": self.speaker_entity,
@@ -174,7 +174,7 @@ class Reader:
         if m:
             owners = [x.entity for x in self.aliases.mentions(m.group("doc")) if x.entity.kind != "person"]
             author = owners[0].name if owners else ""
-            inner_read = (f"{owners[0].written(True)} {self.aliases.normalise(m.group('rest'))}" if owners
+            inner_read = (f"{owners[0].written(True)} {self.aliases.normalise(_act(m.group('rest')))}" if owners
                           else self.aliases.normalise(inner))
         else:
             inner_read = self.aliases.normalise(inner)
@@ -207,6 +207,12 @@ class Reader:
             return None
         found = self.aliases.mentions(who)
         return found[0].entity.name if found else re.sub(r"^(?:the|The)\s+", "", who)
+
+
+def _act(rest: str) -> str:
+    """What the document's author does, without the report's "also" ("The reply also
+    proposes X" is one more thing it proposes: X is what the official record must show)."""
+    return re.sub(r"^(?:also|further|then|even)\s+", "", rest)
 
 
 def _unquoted(text: str) -> str:

@@ -11,9 +11,20 @@ from verify.pipeline.sides import affiliation
 from verify.store.records import Document, Speaker
 
 
+def _unnamed(name: str) -> bool:
+    """"spokesman", "a senior official", "officials": a role with no name in it."""
+    return not any(c.isupper() for c in name)
+
+
 def infer_speakers(doc: Document) -> list[Speaker]:
     """The speakers of ``doc`` (its sentences attributed: ``verify.pipeline.attribute``),
-    each with the side their role, their name or the publisher implies."""
+    each with the side their role, their name or the publisher implies.
+
+    An unnamed role in a publisher's document ("The spokesman confirmed that ...") is the
+    publisher's: the sentence's speaker is written as the publisher's ("U.S. Department of
+    State spokesman"), so that two publishers' spokesmen are two speakers, each with their
+    publisher's side.
+    """
     found: dict[str, Speaker] = {}
     publisher_side = affiliation(doc.publisher)
     if doc.publisher:
@@ -30,6 +41,9 @@ def infer_speakers(doc: Document) -> list[Speaker]:
             continue
         side = affiliation(span.role) or affiliation(name)
         source = f"inferred from \u201c{span.role}\u201d" if span.role and side else "no side named"
+        if not side and doc.publisher and _unnamed(name):
+            name = span.speaker = f"{doc.publisher} {name}"
+            side, source = publisher_side, by_publisher
         if not side and span.attribution == "transcript" and publisher_side:
             side, source = publisher_side, by_publisher
         if name not in found or (side and not found[name].affiliation):
