@@ -341,3 +341,15 @@ def test_a_fit_over_other_features_is_not_misread():
     assert t.probabilities({"support": 0.9}) is None
     v = decide([ev(0.8, 0.93, 0.05, 0.02)], t, nli=True)
     assert v.label == "consistent" and v.probabilities is None  # the rules decide, as without a fit
+
+
+def test_a_claim_that_entails_the_sentence_back_cannot_contradict_it():
+    e = ev(0.8, 0.17, 0.07, 0.76)
+    e.reverse_entail, e.reverse_contradict = 0.77, 0.16
+    v = decide([e], T, nli=True)
+    assert v.label == "novel"
+    e.reverse_entail = 0.3  # the other way does not entail: the contradiction stands
+    assert decide([e], T, nli=True).label == "contradictory"
+    # runs from before the veto are explained without it
+    assert decide([ev(0.8, 0.17, 0.07, 0.76)], Thresholds.from_manifest({"thresholds": {}}), nli=True).label \
+        == "contradictory"

@@ -172,9 +172,19 @@ def against_score(e: Evidence, t: Thresholds) -> float:
     """Strength of evidence against the claim: NLI contradiction on pairs about the same
     subject (alignment >= ``subject_overlap``), where not both sides are negative.
 
+    A claim that entails the sentence read the other way (P >= ``reverse_entail_veto``, above
+    its contradiction) cannot contradict it, whatever the model says one way round: NLI
+    contradiction is symmetric, and a model that reads it in one direction only is reading
+    a paraphrase as opposition ("NATO proposes to reopen its office in Moscow" against "We
+    propose to re-establish our respective offices in Moscow and in Brussels": 0.76 one way,
+    entailment 0.77 the other).
+
     Runs recorded before forced mismatches (``forced_mismatch`` False) let any mismatch
     raise it to ``mismatch_p``; kept so their trails explain what they decided.
     """
+    if (e.reverse_entail is not None and e.reverse_entail >= t.reverse_entail_veto
+            and e.reverse_entail > (e.reverse_contradict or 0.0)):
+        return 0.0
     p = max((u.contradict for u in e.pairs() if u.overlap >= t.subject_overlap and not negation_echo(u, t)),
             default=0.0)
     if not t.forced_mismatch and e.mismatches and e.similarity >= t.mismatch_sim \

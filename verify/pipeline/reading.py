@@ -69,7 +69,8 @@ _DOCUMENT = re.compile(
 # diplomacy". Not "it" before a form of "be" or "seem": "it was not the time" names nobody.
 _SELF = re.compile(r"^(?:(?P<p>He|She|They|We)\b|(?P<it>It)\b(?!\s+(?:is|was|isn't|wasn't|'s|seems|seemed|"
                    r"appears|appeared|remains|remained|would be|will be)\b))")
-_PRONOUNS = re.compile(r"\b(We|we|Our|our|Us|us)\b")
+# "Our respective offices" are both sides': only the speaker's own "our" is the speaker's side.
+_PRONOUNS = re.compile(r"\b(We|we|Us|us|(?:Our|our)(?!\s+(?:respective|mutual|joint|common|shared)\b))\b")
 _CONTRACTED = re.compile(r"\b([Ww]e)['’](ve|re|ll|d)\b")
 _FULL = {"ve": "have", "re": "are", "ll": "will", "d": "would"}
 

@@ -47,6 +47,7 @@ class Thresholds:
     entity_subject: float = 0.6  # a name mismatch needs this much of the claim besides its names matched
     clause_min_similarity: float = 0.3  # clause pairs are scored for evidence at least this similar
     word_similarity: float = 0.6  # two words mean the same at this embedding cosine (alignment)
+    reverse_entail_veto: float = 0.5  # a claim that entails the sentence back this strongly cannot contradict it
     other_side_contradict: float = 0.8  # a non-official statement this contradictory flags a verdict for review
     other_side_support: float = 0.8  # ... or this entailing, against a contradictory verdict
     source: str = "built-in defaults"
@@ -94,6 +95,8 @@ class Thresholds:
             t.subject_overlap = 0.0
         if "shared_negation" not in recorded:
             t.shared_negation = False
+        if "reverse_entail_veto" not in recorded:
+            t.reverse_entail_veto = 2.0  # no veto: runs before it never scored the other way
         return t
 
 

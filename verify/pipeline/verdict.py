@@ -23,7 +23,8 @@ The rules, in order (every constant in ``Thresholds``, recorded in each run's ma
   sentence, of every clause by some sentence, or every quoted passage found verbatim; never
   below ``entail_floor``. **Against** is NLI contradiction from one of the
   ``contradict_top`` most similar sentences, on a pair about the same subject (alignment
-  >= ``subject_overlap``) whose sides are not both negative.
+  >= ``subject_overlap``) whose sides are not both negative, and that the claim does not
+  entail read the other way (``reverse_entail_veto``).
 * With a fitted decision (``Thresholds.fit``, from ``verify calibrate``), the label is the
   likeliest among those the evidence allows: consistent if there is support, contradictory
   if there is opposition and P(contradictory) reaches the fit's ``contradict_bar``, novel
