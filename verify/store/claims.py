@@ -79,9 +79,11 @@ class Claims(Engine):
                 "needs_review": verdict.needs_review,
                 "details": json.dumps({"flags": verdict.flags, "quotes": verdict.quotes,
                                        "cutoffs": verdict.cutoffs, "clauses": verdict.clauses,
-                                       "decisive": verdict.decisive, "code": verdict.code,
-                                       "review_code": verdict.review_code, "probabilities": verdict.probabilities,
-                                       "trail": verdict.trail})})
+                                       "decisive": verdict.decisive,
+                                       # the decision's codes and what it measured (verdict.Verdict):
+                                       # optional, so that a verdict from before them stores as it did
+                                       **{k: getattr(verdict, k, None) for k in
+                                          ("code", "review_code", "probabilities", "trail")}})})
             self._insert_rows("evidence", ({"verdict_id": vid, **row} for row in evidence_rows))
         return vid
 
