@@ -179,7 +179,7 @@ class Reader:
                           else self.aliases.normalise(inner))
         else:
             inner_read = self.aliases.normalise(inner)
-        return Reading(text, frame, speaker, entity, proposition, _unquoted(inner_read), author)
+        return Reading(text, frame, speaker, entity, proposition, _unquoted(_ALSO.sub("", inner_read)), author)
 
     def official(self, text: str, speaker: str | None = None, affiliation: str | None = None) -> Reading:
         """An official sentence; "we" and "our" read as the speaker's side (``affiliation``)."""
@@ -208,6 +208,12 @@ class Reader:
             return None
         found = self.aliases.mentions(who)
         return found[0].entity.name if found else re.sub(r"^(?:the|The)\s+", "", who)
+
+
+# "NATO also calls on Russia to ...": the report's "also" links the claim to its neighbours;
+# the fact is the call. Small NLI models read the extra word as a difference (0.31 against
+# 0.93 entailment without it).
+_ALSO = re.compile(r"(?<=\w)\s+also(?=\s+\w)")
 
 
 def _act(rest: str) -> str:
