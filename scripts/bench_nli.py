@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from verify.pipeline.nli import BUNDLED_NLI, TransformersNLI  # noqa: E402
+from verify.pipeline.nli import TransformersNLI, default_nli_path  # noqa: E402
 
 from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 
@@ -36,7 +36,7 @@ def sample_pairs(n: int, seed: int = 7) -> list[tuple[str, str]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, default=BUNDLED_NLI)
+    ap.add_argument("--model", type=Path, default=default_nli_path())
     ap.add_argument("--pairs", type=int, default=1024)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)

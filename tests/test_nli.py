@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,9 @@ from verify.pipeline.nli import NLIModel, PairScore, TransformersNLI, label_orde
 from verify.util import text_hash
 
 from conftest import FakeNLI
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import package_nli  # noqa: E402
 
 PAIRS = [
     ("We will not halt the enlargement of NATO.", "The United States will halt the enlargement of NATO."),
@@ -125,7 +130,7 @@ def test_load_nli_reads_the_environment(monkeypatch):
 
 def test_load_nli_without_any_model_is_similarity_only(monkeypatch, tmp_path):
     monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
-    monkeypatch.setattr(nli_mod, "BUNDLED_NLI", tmp_path / "not-shipped")
+    monkeypatch.setattr(nli_mod, "MODELS_DIR", tmp_path / "not-shipped")
     assert load_nli(None) is None
 
 
@@ -162,3 +167,100 @@ def test_transformers_nli_unloadable_weights(tmp_path):
         "model_type": "bert", "id2label": {"0": "contradiction", "1": "entailment", "2": "neutral"}}))
     with pytest.raises(ModelError, match="cannot load NLI model"):
         TransformersNLI(tmp_path)
+
+
+# --- packed models: int8 weights in groups, read back by the loader -----------------------
+
+@pytest.fixture(scope="module")
+def tiny_nli(tmp_path_factory):
+    """A small random BERT NLI classifier saved as a model directory (the shipped
+    tokenizer, so no download)."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=256, id2label={0: "entailment", 1: "neutral", 2: "contradiction"},
+                        label2id={"entailment": 0, "neutral": 1, "contradiction": 2})
+    model = BertForSequenceClassification(config).eval()
+    folder = tmp_path_factory.mktemp("tiny-nli")
+    model.save_pretrained(str(folder), safe_serialization=True)
+    shipped = nli_mod.MODELS_DIR / "nli-minilm"
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy2(shipped / name, folder / name)
+    return folder
+
+
+def test_pack_int8_round_trip_is_close_and_leaves_the_rest_alone(tiny_nli):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_nli), local_files_only=True)
+    packed = nli_mod.pack_int8(model)
+    original = model.state_dict()
+    linear = [k for k in packed if k + nli_mod.SCALE_SUFFIX in packed]
+    assert linear and all(".encoder." in k for k in linear)
+    assert all(packed[k].dtype == torch.int8 for k in linear)
+    # one scale per group of GROUP columns of each row
+    q = "bert.encoder.layer.0.intermediate.dense.weight"
+    assert packed[q + nli_mod.SCALE_SUFFIX].shape == (256, 128 // nli_mod.GROUP)
+    assert packed["classifier.weight"].dtype == torch.float32  # the head is not packed
+    back = nli_mod.unpack_int8(packed)
+    assert set(back) == set(original)
+    for key in linear:
+        w = original[key]
+        group_max = w.view(w.shape[0], -1, nli_mod.GROUP).abs().amax(dim=2, keepdim=True)
+        err = (back[key] - w).view(w.shape[0], -1, nli_mod.GROUP).abs()
+        assert bool((err <= group_max / 254 + 1e-7).all())  # at most half a quantisation step
+    assert torch.equal(back["classifier.weight"], original["classifier.weight"])
+
+
+@pytest.mark.parametrize("runtime", ["float32", "bfloat16"])
+def test_packed_model_loads_and_scores_like_the_original(tiny_nli, tmp_path, runtime):
+    out = tmp_path / "packed"
+    assert package_nli.main([str(tiny_nli), str(out), "--runtime", runtime, "--shard-mb", "4"]) == 0
+    assert len(list(out.glob("*.safetensors"))) > 1  # sharded under the limit
+    config = json.loads((out / "config.json").read_text())
+    assert config[nli_mod.PACKING_KEY]["runtime"] == runtime
+    original, packed = TransformersNLI(tiny_nli), TransformersNLI(out)
+    a, b = original.score(PAIRS), packed.score(PAIRS)
+    assert max(abs(x - y) for sa, sb in zip(a, b) for x, y in zip(sa, sb)) < 0.05
+    assert packed.model_id != original.model_id
+    assert nli_mod.nli_model_id(str(out)) == packed.model_id
+
+
+def test_packed_model_runtime_is_part_of_its_id(tiny_nli, tmp_path):
+    ids = set()
+    for runtime in ("float32", "bfloat16"):
+        package_nli.main([str(tiny_nli), str(tmp_path / runtime), "--runtime", runtime])
+        ids.add(nli_mod.nli_model_id(str(tmp_path / runtime)).split("@")[1])
+    assert len(ids) == 2
+
+
+def test_unknown_packing_is_a_model_error(tiny_nli, tmp_path):
+    out = tmp_path / "packed"
+    package_nli.main([str(tiny_nli), str(out)])
+    config = json.loads((out / "config.json").read_text())
+    config[nli_mod.PACKING_KEY]["weights"] = "int4-magic"
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="unknown weight packing"):
+        TransformersNLI(out)
+
+
+def test_shipped_models_by_short_name(monkeypatch, tmp_path):
+    monkeypatch.delenv("VERIFY_NLI_MODEL", raising=False)
+    monkeypatch.setattr(nli_mod, "MODELS_DIR", tmp_path)
+    assert nli_mod.resolve_nli_path(None) is None
+    (tmp_path / "nli-minilm").mkdir()
+    (tmp_path / "nli-minilm" / "config.json").write_text("{}")
+    assert nli_mod.resolve_nli_path(None) == tmp_path / "nli-minilm"  # the only one shipped
+    assert nli_mod.resolve_nli_path("minilm") == tmp_path / "nli-minilm"
+    with pytest.raises(ModelError, match="not shipped"):
+        nli_mod.resolve_nli_path("mpnet")
+    (tmp_path / "nli-mpnet").mkdir()
+    (tmp_path / "nli-mpnet" / "config.json").write_text("{}")
+    assert nli_mod.resolve_nli_path(None) == tmp_path / "nli-mpnet"  # the stronger one first
+    assert nli_mod.resolve_nli_path("minilm") == tmp_path / "nli-minilm"
+

@@ -10,7 +10,7 @@ and probe against it, including the probes that only a stronger NLI model gets r
 import pytest
 
 from verify.pipeline.check import Checker
-from verify.pipeline.nli import BUNDLED_NLI
+from verify.pipeline.nli import default_nli_path
 from verify.store.corpus import Corpus
 
 from conftest import SEEDS, require_shared
@@ -25,7 +25,7 @@ from seed_expectations import (
 )
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (BUNDLED_NLI / "config.json").exists(), reason="shipped NLI model missing")]
+              pytest.mark.skipif(default_nli_path() is None, reason="shipped NLI model missing")]
 
 
 @pytest.fixture(scope="module")

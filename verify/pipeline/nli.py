@@ -18,7 +18,10 @@ from pathlib import Path
 from verify.errors import InputError, ModelError
 from verify.util import text_hash
 
-BUNDLED_NLI = Path(__file__).resolve().parents[1] / "models" / "nli-minilm"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+# The models shipped inside the package, by the short names ``--nli-model`` takes. The
+# first one present is the default.
+BUNDLED_NAMES = {"mpnet": "nli-mpnet", "minilm": "nli-minilm"}
 LABEL_ALIASES = {
     "entailment": "entailment", "entail": "entailment", "entails": "entailment", "supports": "entailment",
     "neutral": "neutral", "not_enough_info": "neutral", "not enough info": "neutral",
@@ -100,10 +103,16 @@ class TransformersNLI(NLIModel):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        packing = config.get(PACKING_KEY)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                str(path), local_files_only=True, dtype=torch.float32)
+            if packing:
+                self.model = load_packed(path, packing)
+            else:
+                self.model = AutoModelForSequenceClassification.from_pretrained(
+                    str(path), local_files_only=True, dtype=torch.float32)
+        except ModelError:
+            raise
         except Exception as e:  # any loader failure means the directory is unusable
             raise ModelError(f"{path}: cannot load NLI model ({str(e).splitlines()[0][:200]})") from None
         self.model.eval()
@@ -135,9 +144,93 @@ class TransformersNLI(NLIModel):
         return out  # type: ignore[return-value]
 
 
+# A packed model directory says so in config.json under this key. Its encoder's linear
+# weights are stored as int8, each row in groups of GROUP columns with one float scale per
+# group ("<name>" plus "<name>.int8_scale"); everything else as saved. A 12-layer model
+# fits the package that way (fp16 would not), and groups of 64 keep its probabilities
+# within about 0.02 of the unpacked model's where one scale per row moves them by 0.14.
+# "runtime": "bfloat16" then runs the model in bfloat16, which it was trained under
+# (autocast) and which halves the CPU time where the processor has bfloat16 instructions.
+PACKING_KEY = "verify_packing"
+SCALE_SUFFIX = ".int8_scale"
+GROUP = 64
+
+
+def pack_int8(model, group: int = GROUP) -> dict:
+    """The state dict of ``model`` with each encoder ``nn.Linear`` weight packed as int8.
+
+    Each row is cut into groups of ``group`` columns, quantised symmetrically with the
+    group's own scale (absolute maximum / 127): an outlier then costs only its group. The
+    classifier head and embeddings are left as they are (the caller may halve them).
+    """
+    import torch
+
+    base = getattr(model, model.base_model_prefix)
+    linear = {f"{model.base_model_prefix}.encoder.{name}.weight" for name, m in base.encoder.named_modules()
+              if isinstance(m, torch.nn.Linear)}
+    state = {}
+    for key, tensor in model.state_dict().items():
+        tensor = tensor.detach().float()
+        if key in linear and tensor.shape[1] % group == 0:
+            rows = tensor.view(tensor.shape[0], -1, group)
+            scale = rows.abs().amax(dim=2).clamp(min=1e-12) / 127.0
+            q = torch.round(rows / scale[:, :, None]).clamp(-127, 127).to(torch.int8)
+            state[key] = q.view_as(tensor).contiguous()
+            state[key + SCALE_SUFFIX] = scale.contiguous()
+        else:
+            state[key] = tensor.contiguous()
+    return state
+
+
+def unpack_int8(state: dict) -> dict:
+    """The float32 state dict a packed one stands for (the group size is read from the
+    shape of each scale)."""
+    import torch
+
+    out = {}
+    for key, tensor in state.items():
+        if key.endswith(SCALE_SUFFIX):
+            continue
+        scale = state.get(key + SCALE_SUFFIX)
+        if scale is None:
+            out[key] = tensor.to(torch.float32)
+            continue
+        rows = tensor.float().view(tensor.shape[0], scale.shape[1], -1)
+        out[key] = (rows * scale.float()[:, :, None]).view(tensor.shape)
+    return out
+
+
+def load_packed(path: Path, packing: dict):
+    """A model from a packed directory (see ``PACKING_KEY``), ready for inference."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    if packing.get("weights") != "int8-groups":
+        raise ModelError(f"{path}: unknown weight packing {packing.get('weights')!r}")
+    runtime = packing.get("runtime", "float32")
+    if runtime not in ("float32", "bfloat16"):
+        raise ModelError(f"{path}: unknown runtime {runtime!r}")
+    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    model = AutoModelForSequenceClassification.from_config(config, dtype=torch.float32)
+    state: dict = {}
+    for shard in sorted(path.glob("*.safetensors")):
+        state.update(load_file(str(shard)))
+    missing, unexpected = model.load_state_dict(unpack_int8(state), strict=False)
+    if missing or unexpected:
+        raise ModelError(f"{path}: weights do not fit the config (missing {len(missing)}, unexpected "
+                         f"{len(unexpected)} tensors)")
+    return model.to(getattr(torch, runtime)).eval()
+
 
 def _weights_digest(path: Path) -> str:
     h = hashlib.sha256()
+    try:
+        packing = json.loads((path / "config.json").read_text()).get(PACKING_KEY)
+    except (OSError, ValueError):
+        packing = None
+    if packing:  # the same weights run another way score otherwise
+        h.update(json.dumps(packing, sort_keys=True).encode())
     for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
@@ -150,9 +243,22 @@ def resolve_nli_path(spec: str | None) -> Path | None:
     spec = spec or settings().nli_model or ""
     if spec.lower() == "none":
         return None
+    if spec in BUNDLED_NAMES:
+        path = MODELS_DIR / BUNDLED_NAMES[spec]
+        if not (path / "config.json").exists():
+            raise ModelError(f"NLI model {spec!r} is not shipped in this installation ({path})")
+        return path
     if spec:
         return Path(spec)
-    return BUNDLED_NLI if (BUNDLED_NLI / "config.json").exists() else None
+    return default_nli_path()
+
+
+def default_nli_path() -> Path | None:
+    """The first shipped model present, in the order of ``BUNDLED_NAMES``."""
+    for name in BUNDLED_NAMES.values():
+        if (MODELS_DIR / name / "config.json").exists():
+            return MODELS_DIR / name
+    return None
 
 
 def nli_model_id(spec: str | None) -> str | None:
@@ -169,8 +275,9 @@ def load_nli(spec: str | None) -> NLIModel | None:
     """The NLI model to use.
 
     Args:
-        spec: a model directory, ``"none"`` for similarity-only checking, or ``None`` for
-            ``$VERIFY_NLI_MODEL`` and then the model shipped inside the package.
+        spec: a model directory, a shipped model's short name (``"mpnet"``, ``"minilm"``),
+            ``"none"`` for similarity-only checking, or ``None`` for ``$VERIFY_NLI_MODEL``
+            and then the default shipped model.
     """
     path = resolve_nli_path(spec)
     return TransformersNLI(path) if path is not None else None
