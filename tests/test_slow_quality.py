@@ -13,7 +13,7 @@ from verify.pipeline.check import Checker
 from verify.pipeline.nli import default_nli_path
 from verify.store.corpus import Corpus
 
-from conftest import SEEDS, require_shared
+from conftest import SEEDS, SHARED, require_shared
 from seed_expectations import (
     CONFIRMATION,
     EXPECTED,
@@ -61,15 +61,12 @@ def test_every_seed_claim_has_an_editors_expectation(seed_run):
 NOT_YET = "target not reached with the shipped NLI model (README: How good it is)"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_YET + ": two seed claims are contradicted by sentences on the same "
-                   "principles (the model reads a normative claim against a statement about Russia as opposition)")
 def test_no_seed_claim_is_falsely_contradicted(seed_run):
     _, run = seed_run
     wrong = [f"{r.text[:70]}: {r.verdict.reason}" for r in run.results if r.verdict.label == "contradictory"]
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_YET + ": 19 of 24")
 def test_at_least_20_of_24_seed_claims_get_a_label_an_editor_would_publish(seed_run):
     _, run = seed_run
     wrong = []
@@ -97,7 +94,8 @@ def test_novel_seed_verdicts_name_the_nearest_official_sentence_and_why_it_fell_
             assert len(r.verdict.needs_review) > 10
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_YET + ": 1 of the 4 (the model reads the others as neutral or below 0.5)")
+@pytest.mark.xfail(strict=True, reason=NOT_YET + ": 2 of the 5 (the right to choose security arrangements and "
+                   "the two Open Door claims read as neutral)")
 def test_what_officials_plainly_said_in_public_is_consistent(seed_run):
     _, run = seed_run
     assert len(SUPPORTED) >= 4
@@ -143,3 +141,41 @@ def test_every_written_probe_gets_the_label_an_editor_would_publish(seed_run, cl
     assert r.verdict.label == label, r.verdict.reason
     best = r.evidence[r.verdict.decisive].sentence["text"].lower()
     assert all(w in best for w in words), best
+
+
+# --- desk_dev: 48 claims written against the seeds' official statements ---------------------
+# Nothing is fitted on it (the shipped calibration never saw it: test_calibrate.py), so it
+# judges the decision the way held-back sets do. The targets are those of the issue "The
+# checker abstains".
+
+@pytest.fixture(scope="module")
+def desk_dev(real_embedder):
+    from verify.quality.evaluate import evaluate
+
+    require_shared()
+    return evaluate(str(SHARED / "eval/desk_dev.jsonl"), str(SHARED / "eval/desk_dev_pool.jsonl"),
+                    embedder=real_embedder, per_claim=True)
+
+
+def _recall(figures, label):
+    return figures["per_label"][label]["recall"]
+
+
+def test_desk_dev_macro_f1_reaches_0_75(desk_dev):
+    assert desk_dev["n"] == 48
+    assert desk_dev["macro_f1"] >= 0.75, desk_dev["macro_f1"]
+
+
+def test_desk_dev_finds_most_contradictions(desk_dev):
+    assert _recall(desk_dev, "contradictory") >= 0.60
+
+
+@pytest.mark.xfail(strict=True, reason=NOT_YET + ": 12 of 18 (0.67)")
+def test_desk_dev_confirms_what_officials_said(desk_dev):
+    assert _recall(desk_dev, "consistent") >= 0.70
+
+
+@pytest.mark.xfail(strict=True, reason=NOT_YET + ": 2 (d6, d18)")
+def test_desk_dev_accuses_at_most_once_falsely(desk_dev):
+    false = [c["id"] for c in desk_dev["claims"] if c["predicted"] == "contradictory" and c["gold"] != "contradictory"]
+    assert len(false) <= 1, false

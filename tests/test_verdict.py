@@ -353,3 +353,22 @@ def test_a_claim_that_entails_the_sentence_back_cannot_contradict_it():
     # runs from before the veto are explained without it
     assert decide([ev(0.8, 0.17, 0.07, 0.76)], Thresholds.from_manifest({"thresholds": {}}), nli=True).label \
         == "contradictory"
+
+
+def test_a_sentence_of_opposite_polarity_the_claim_contradicts_back_cannot_support_it():
+    # "The United States did not agree to end NATO enlargement" / "... agreed to halt any
+    # further enlargement of NATO": entail 0.57 one way, contradict 0.65 the other
+    e = ev(0.8, 0.57, 0.07, 0.36)
+    e.reverse_entail, e.reverse_contradict = 0.3, 0.65
+    e.mismatches = [Mismatch("polarity", "affirmed", "negated")]
+    v = decide([e], T, nli=True)
+    assert v.label == "novel"
+    assert "read the other way, the claim contradicts it (p=0.65)" in v.reason
+    e.mismatches = []  # same polarity: the reverse reading alone does not veto
+    assert decide([e], T, nli=True).label == "consistent"
+    e.mismatches = [Mismatch("polarity", "affirmed", "negated")]
+    e.reverse_contradict = 0.55  # under the bar
+    assert decide([e], T, nli=True).label == "consistent"
+    e.reverse_contradict = 0.65
+    # runs from before the veto are explained without it
+    assert decide([e], Thresholds.from_manifest({"thresholds": {}}), nli=True).label == "consistent"

@@ -66,7 +66,8 @@ ByOption = Annotated[Optional[str], typer.Option(
     "--by", envvar="VERIFY_USER", help="who is working, recorded on runs and reviews [default: the login name]")]
 NliOption = Annotated[Optional[str], typer.Option(
     "--nli-model", envvar="VERIFY_NLI_MODEL",
-    help="local NLI model directory, or 'none' for similarity only [default: the shipped model]")]
+    help="a shipped NLI model ('mpnet', or 'minilm': faster, weaker), a local model directory, or 'none' "
+         "for similarity only [default: mpnet]")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="how to print the verdicts")]
 JsonOption = Annotated[bool, typer.Option("--json", help="same as --format json")]

@@ -193,9 +193,27 @@ def against_score(e: Evidence, t: Thresholds) -> float:
     return p
 
 
-def support_score(e: Evidence) -> float:
-    """Strength of support for the whole claim: the best real entailment of any of its pairs."""
+def support_score(e: Evidence, t: Thresholds) -> float:
+    """Strength of support for the whole claim: the best real entailment of any of its pairs,
+    unless the claim contradicts the sentence read the other way (``reversed_against``)."""
+    if reversed_against(e, t):
+        return 0.0
     return max((entails(u) for u in e.pairs() if u.claim is None), default=0.0)
+
+
+def reversed_against(e: Evidence, t: Thresholds) -> bool:
+    """Whether the claim, read as the premise, contradicts the sentence (P >=
+    ``reverse_contradict_veto``, above its entailment): then the sentence cannot support it.
+
+    The mirror of the reverse-entailment veto in ``against_score``. A paraphrase entails
+    both ways; a sentence that only seems to entail the claim one way while the claim
+    contradicts it the other way is the model missing a negation: "The United States did not
+    agree to end NATO enlargement" against "The United States agreed to halt any further
+    enlargement of NATO" reads entail 0.57 one way and contradict 0.52 the other.
+    """
+    return (e.reverse_contradict is not None and e.reverse_contradict >= t.reverse_contradict_veto
+            and e.reverse_contradict > (e.reverse_entail or 0.0)
+            and any(m.kind == "polarity" for m in e.mismatches))
 
 
 def may_contradict(evidence: list[Evidence], t: Thresholds) -> list[int]:
@@ -229,10 +247,11 @@ def assess(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[d
         a.support = a.quote_support
         return a
 
-    si = max(a.related, key=lambda i: (support_score(evidence[i]), evidence[i].similarity, -i))
-    a.sentence_support = Strength(support_score(evidence[si]), si, "sentence")
+    si = max(a.related, key=lambda i: (support_score(evidence[i], t), evidence[i].similarity, -i))
+    a.sentence_support = Strength(support_score(evidence[si], t), si, "sentence")
     for j in range(len(a.clauses)):
-        cands = [(entails(u), i) for i in a.related for u in evidence[i].pairs() if u.claim == j]
+        cands = [(entails(u), i) for i in a.related if not reversed_against(evidence[i], t)
+                 for u in evidence[i].pairs() if u.claim == j]
         a.per_clause.append(max(cands, default=(0.0, None)))
     if a.per_clause:
         p, i = min(a.per_clause, key=lambda pc: pc[0])

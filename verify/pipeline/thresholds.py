@@ -48,6 +48,8 @@ class Thresholds:
     clause_min_similarity: float = 0.3  # clause pairs are scored for evidence at least this similar
     word_similarity: float = 0.6  # two words mean the same at this embedding cosine (alignment)
     reverse_entail_veto: float = 0.5  # a claim that entails the sentence back this strongly cannot contradict it
+    # ... and a sentence of opposite polarity that the claim contradicts back this strongly cannot support it
+    reverse_contradict_veto: float = 0.6
     other_side_contradict: float = 0.8  # a non-official statement this contradictory flags a verdict for review
     other_side_support: float = 0.8  # ... or this entailing, against a contradictory verdict
     source: str = "built-in defaults"
@@ -97,6 +99,8 @@ class Thresholds:
             t.shared_negation = False
         if "reverse_entail_veto" not in recorded:
             t.reverse_entail_veto = 2.0  # no veto: runs before it never scored the other way
+        if "reverse_contradict_veto" not in recorded:
+            t.reverse_contradict_veto = 2.0
         return t
 
 

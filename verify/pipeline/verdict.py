@@ -21,7 +21,8 @@ The rules, in order (every constant in ``Thresholds``, recorded in each run's ma
   entities: "Washington" and "the United States" do not mismatch.
 * **Support** is real entailment (P(entail) beats P(contradict)) of the whole claim by one
   sentence, of every clause by some sentence, or every quoted passage found verbatim; never
-  below ``entail_floor``. **Against** is NLI contradiction from one of the
+  below ``entail_floor``, and never from a sentence of opposite polarity that the claim
+  contradicts read the other way (``reverse_contradict_veto``). **Against** is NLI contradiction from one of the
   ``contradict_top`` most similar sentences, on a pair about the same subject (alignment
   >= ``subject_overlap``) whose sides are not both negative, and that the claim does not
   entail read the other way (``reverse_entail_veto``).
@@ -51,6 +52,7 @@ from verify.pipeline.assess import (  # noqa: F401  (Evidence, Unit, may_contrad
     assess,
     may_contradict,
     negation_echo,
+    reversed_against,
     support_score,
 )
 from verify.pipeline.thresholds import ENTAIL_FLOOR, Thresholds  # noqa: F401  (re-exported)
@@ -349,7 +351,10 @@ def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True
                            else f"not about the same subject{unmatched}"))
     else:
         against_text = f"contradict p={raw_against:.2f} < {t.contradict:.2f}"
-    if raw_support >= t.entail_bar and support_score(e) < t.entail_bar:
+    if raw_support >= t.entail_bar and reversed_against(e, t):
+        support_text = (f"entail p={raw_support:.2f} not counted: read the other way, the claim contradicts it "
+                        f"(p={e.reverse_contradict:.2f})")
+    elif raw_support >= t.entail_bar and support_score(e, t) < t.entail_bar:
         support_text = f"entail p={raw_support:.2f} not counted: the model finds contradiction likelier"
     else:
         support_text = f"entail p={raw_support:.2f} < {t.entail_bar:.2f}"
