@@ -348,6 +348,7 @@ def test_a_claim_that_entails_the_sentence_back_cannot_contradict_it():
     e.reverse_entail, e.reverse_contradict = 0.77, 0.16
     v = decide([e], T, nli=True)
     assert v.label == "novel"
+    assert "not counted: read the other way, the claim entails it (p=0.77)" in v.reason
     e.reverse_entail = 0.3  # the other way does not entail: the contradiction stands
     assert decide([e], T, nli=True).label == "contradictory"
     # runs from before the veto are explained without it

@@ -182,8 +182,7 @@ def against_score(e: Evidence, t: Thresholds) -> float:
     Runs recorded before forced mismatches (``forced_mismatch`` False) let any mismatch
     raise it to ``mismatch_p``; kept so their trails explain what they decided.
     """
-    if (e.reverse_entail is not None and e.reverse_entail >= t.reverse_entail_veto
-            and e.reverse_entail > (e.reverse_contradict or 0.0)):
+    if reversed_support(e, t):
         return 0.0
     p = max((u.contradict for u in e.pairs() if u.overlap >= t.subject_overlap and not negation_echo(u, t)),
             default=0.0)
@@ -191,6 +190,13 @@ def against_score(e: Evidence, t: Thresholds) -> float:
             and (e.p_entail or 0.0) < t.entail:
         p = max(p, t.mismatch_p)
     return p
+
+
+def reversed_support(e: Evidence, t: Thresholds) -> bool:
+    """Whether the claim, read as the premise, entails the sentence (P >= ``reverse_entail_veto``,
+    above its contradiction): then the sentence cannot contradict it (``against_score``)."""
+    return (e.reverse_entail is not None and e.reverse_entail >= t.reverse_entail_veto
+            and e.reverse_entail > (e.reverse_contradict or 0.0))
 
 
 def support_score(e: Evidence, t: Thresholds) -> float:

@@ -53,6 +53,7 @@ from verify.pipeline.assess import (  # noqa: F401  (Evidence, Unit, may_contrad
     may_contradict,
     negation_echo,
     reversed_against,
+    reversed_support,
     support_score,
 )
 from verify.pipeline.thresholds import ENTAIL_FLOOR, Thresholds  # noqa: F401  (re-exported)
@@ -343,6 +344,9 @@ def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True
     if not counts_against and raw_against >= t.contradict:
         against_text = (f"contradict p={raw_against:.2f} not counted: only the {t.contradict_top} most "
                         "similar sentences may contradict")
+    elif raw_against >= t.contradict and reversed_support(e, t):
+        against_text = (f"contradict p={raw_against:.2f} not counted: read the other way, the claim entails it "
+                        f"(p={e.reverse_entail:.2f})")
     elif raw_against >= t.contradict and against_score(e, t) < t.contradict:
         echo = any(negation_echo(u, t) and u.contradict >= t.contradict for u in e.pairs())
         unmatched = f" (unmatched: {', '.join(e.unmatched)})" if e.unmatched else ""
