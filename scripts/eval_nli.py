@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from verify.pipeline.nli import TransformersNLI, default_nli_path  # noqa: E402
+from verify.pipeline.nli import TransformersNLI, resolve_nli_path  # noqa: E402
 from verify.quality.evaluate import evaluate_nli, read_nli_pairs  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -84,11 +84,13 @@ def hard_case_sets(path: Path = HARD) -> dict[str, list]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*", type=Path)
-    ap.add_argument("--model", type=Path, default=default_nli_path())
+    ap.add_argument("--model", default=None, help="a shipped model's name (mpnet, minilm) or a directory "
+                                                  "[default: the default shipped model]")
     ap.add_argument("--limit", type=int, default=0, help="only the first N pairs of each set")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
+    args.model = resolve_nli_path(args.model)
     model = TransformersNLI(args.model, batch_size=64)
     jobs: dict[str, list] = {}
     if args.files:
