@@ -41,10 +41,10 @@ def variants(base):
     yield "every related sentence may contradict", replace(base, contradict_top=50)
     yield "no same-subject bar", replace(base, subject_overlap=0.0)
     yield "no reverse-entailment veto on contradiction", replace(base, reverse_entail_veto=2.0)
-    for v in (2.0, 0.5):
-        if v != base.reverse_contradict_veto:
-            yield f"reverse-contradiction veto on support at {v}" if v <= 1 else \
-                "no reverse-contradiction veto on support", replace(base, reverse_contradict_veto=v)
+    if base.reverse_contradict_veto <= 1:
+        yield "no reverse-contradiction veto on support", replace(base, reverse_contradict_veto=2.0)
+    if base.reverse_contradict_veto != 0.5:
+        yield "reverse-contradiction veto on support at 0.5", replace(base, reverse_contradict_veto=0.5)
     for c in (0.5, 0.6, 0.7, 0.8, 0.9):
         if c != base.contradict:
             yield f"contradict >= {c}", replace(base, contradict=c)

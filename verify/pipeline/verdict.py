@@ -22,10 +22,10 @@ The rules, in order (every constant in ``Thresholds``, recorded in each run's ma
 * **Support** is real entailment (P(entail) beats P(contradict)) of the whole claim by one
   sentence, of every clause by some sentence, or every quoted passage found verbatim; never
   below ``entail_floor``, and never from a sentence of opposite polarity that the claim
-  contradicts read the other way (``reverse_contradict_veto``). **Against** is NLI contradiction from one of the
-  ``contradict_top`` most similar sentences, on a pair about the same subject (alignment
-  >= ``subject_overlap``) whose sides are not both negative, and that the claim does not
-  entail read the other way (``reverse_entail_veto``).
+  contradicts read the other way (``reverse_contradict_veto``). **Against** is NLI
+  contradiction from one of the ``contradict_top`` most similar sentences, on a pair about
+  the same subject (alignment >= ``subject_overlap``) whose sides are not both negative,
+  and that the claim does not entail read the other way (``reverse_entail_veto``).
 * With a fitted decision (``Thresholds.fit``, from ``verify calibrate``), the label is the
   likeliest among those the evidence allows: consistent if there is support, contradictory
   if there is opposition and P(contradictory) reaches the fit's ``contradict_bar``, novel

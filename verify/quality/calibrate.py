@@ -150,7 +150,8 @@ def fit_decision(scored: list[tuple[str, object, list]], base: Thresholds | None
     def mean_f1(labels) -> float:
         return float(np.mean([metrics([gold[i] for i in te], [labels[i] for i in te])["macro_f1"] for _, te in folds]))
 
-    adopted = mean_f1(held_out[bar]) > mean_f1(unfitted) + 0.005
+    fit_f1, rules_f1 = mean_f1(held_out[bar]), mean_f1(unfitted)
+    adopted = fit_f1 > rules_f1 + 0.005
     after = decided(fitted, bar, everything) if adopted else unfitted
     per_file = {}
     for name in names:
@@ -165,8 +166,8 @@ def fit_decision(scored: list[tuple[str, object, list]], base: Thresholds | None
         "thresholds": {k: v for k, v in asdict(base).items() if k not in ("source", "score_steps", "fit")},
         "fit": fitted if adopted else None,
         "rejected_fit": None if adopted else fitted | {
-            "why": f"held out it does not beat the rules: mean macro-F1 over files {mean_f1(held_out[bar]):.3f} "
-                   f"against {mean_f1(unfitted):.3f}"},
+            "why": f"held out it does not beat the rules: mean macro-F1 over files {fit_f1:.3f} "
+                   f"against {rules_f1:.3f}"},
         "contradiction_precision_floor": floor,
         "score_steps": {},
         "metrics": {"before": metrics(gold, unfitted), "held_out": metrics(gold, held_out[bar]),
