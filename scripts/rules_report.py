@@ -41,6 +41,8 @@ def variants(base):
     yield "every related sentence may contradict", replace(base, contradict_top=50)
     yield "no same-subject bar", replace(base, subject_overlap=0.0)
     yield "no reverse-entailment veto on contradiction", replace(base, reverse_entail_veto=2.0)
+    if base.support_overlap > 0:
+        yield "no alignment floor on support", replace(base, support_overlap=0.0)
     if base.reverse_contradict_veto <= 1:
         yield "no reverse-contradiction veto on support", replace(base, reverse_contradict_veto=2.0)
     if base.reverse_contradict_veto != 0.5:

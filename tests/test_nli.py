@@ -239,6 +239,25 @@ def test_packed_model_runtime_is_part_of_its_id(tiny_nli, tmp_path):
     assert len(ids) == 2
 
 
+def test_model_id_is_hashed_once_but_follows_weights_changed_in_place(tiny_nli, tmp_path):
+    import os
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_nli, folder)
+    first = nli_mod.nli_model_id(str(folder))
+    assert nli_mod.nli_model_id(str(folder)) == first
+    [weights] = folder.glob("*.safetensors")
+    stat = weights.stat()
+    state = load_file(str(weights))
+    state["classifier.bias"] = state["classifier.bias"] + 1  # same size, other bytes
+    save_file(state, str(weights), metadata={"format": "pt"})
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # coarse clocks
+    assert nli_mod.nli_model_id(str(folder)) != first
+
+
 def test_unknown_packing_is_a_model_error(tiny_nli, tmp_path):
     out = tmp_path / "packed"
     package_nli.main([str(tiny_nli), str(out)])

@@ -47,6 +47,20 @@ def test_a_capital_inside_a_longer_name_is_not_the_state(aliases):
     assert aliases.normalise("The Washington Treaty binds the allies.") == "The Washington Treaty binds the allies."
 
 
+@pytest.mark.parametrize("text", ["Trade with North America grew.", "North America is one market.",
+                                  "Latin American leaders met in Brasilia."])
+def test_a_short_form_or_demonym_inside_a_region_is_not_the_state(aliases, text):
+    assert aliases.normalise(text) == text
+    assert "United States" not in aliases.entities(text)
+
+
+def test_a_weekday_month_or_function_word_before_a_capital_does_not_make_a_longer_name(aliases):
+    assert aliases.normalise("On Monday Moscow said no.") == "On Monday Russia said no."
+    assert aliases.normalise("In January Washington replied.") == "In January the United States replied."
+    # a short form is followed by what it qualifies; it is still the state
+    assert aliases.entities("U.S. Secretary of State Antony Blinken spoke.") == {"United States"}
+
+
 def test_roles_read_as_the_speaker_who_holds_them(aliases):
     assert aliases.entities("NATO's secretary general spoke.") == {"Jens Stoltenberg"}
     assert aliases.entities("America's ambassador to NATO spoke.") == {"Julianne Smith"}
@@ -157,6 +171,8 @@ def test_a_capital_as_a_place_stays_a_place(aliases):
 def test_a_role_beside_its_name_leaves_the_name_once(aliases):
     assert aliases.normalise("NATO Secretary General Jens Stoltenberg went over it.") == "Jens Stoltenberg went over it."
     assert aliases.normalise("It is a crisis, Michael Carpenter, the U.S. envoy to the OSCE, said.") == \
+        "It is a crisis, Michael Carpenter said."
+    assert aliases.normalise("It is a crisis, the U.S. envoy to the OSCE, Michael Carpenter, said.") == \
         "It is a crisis, Michael Carpenter said."
 
 

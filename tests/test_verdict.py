@@ -214,6 +214,24 @@ def test_contradiction_needs_the_same_subject():
     assert decide([e], T, nli=True).label == "contradictory"
 
 
+def test_support_needs_a_sentence_that_shares_some_of_the_claims_words():
+    e = ev(0.7, 0.8, 0.1, 0.1)
+    # "we are open to dialogue" for "NATO does not seek confrontation"
+    e.overlap, e.unmatched = 0.1, ["confrontation", "compromise"]
+    v = decide([e], T, nli=True)
+    assert v.label == "novel"
+    assert "shares too few of the claim's words" in shortfall(e, T, True) and "confrontation" in shortfall(e, T, True)
+    assert decide([e], Thresholds(support_overlap=0.05), nli=True).label == "consistent"
+    e.overlap = T.support_overlap
+    assert decide([e], T, nli=True).label == "consistent"
+
+
+def test_runs_from_before_the_support_alignment_floor_are_explained_without_it():
+    recorded = {k: v for k, v in T.as_dict().items() if k not in ("support_overlap", "score_steps", "fit", "source")}
+    assert Thresholds.from_manifest({"thresholds": recorded}).support_overlap == 0.0
+    assert Thresholds.from_manifest({"thresholds": T.as_dict()}).support_overlap == T.support_overlap
+
+
 def test_two_negative_sentences_never_contradict_and_the_desk_is_told_to_read_them():
     e = ev(0.9, 0.05, 0.06, 0.89)
     e.both_negative = True  # "None of the documents were released" / "Washington would not release it"

@@ -21,6 +21,7 @@ Treaty", "George Washington"), not its state.
 """
 from __future__ import annotations
 
+import calendar
 import json
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "aliases.json"
 # A capital stands for its state only where the state is large enough for the metonymy to be
 # common: below this, capitals are mostly people's names or other places in English prose.
 MIN_CAPITAL_POPULATION = 1_000_000
+# Words that make a longer geographic name even at the start of a sentence ("Latin America").
+_REGION_WORDS = frozenset("North South East West Central Latin Northern Southern Eastern Western".split())
 _ARTICLE_WORDS = ("United ", "Republic", "Kingdom", "Islands", "Emirates", "Netherlands", "Philippines",
                   "Bahamas", "Maldives", "Gambia", "Czech Republic")
 
@@ -115,7 +118,8 @@ class Aliases:
         for m in self.pattern.finditer(text):
             alias = m.group("alias")
             entity, how = self.names[alias]
-            if how in ("capital", "seat of power") and _part_of_longer_name(text, m.start("alias"), m.end("alias")):
+            if how in ("capital", "seat of power", "short form", "demonym") and _part_of_longer_name(
+                    text, m.start("alias"), m.end("alias"), followed=how in ("capital", "seat of power")):
                 continue
             found.append(Mention(m.start(), m.end(), m.group(0), entity, how))
         found.sort(key=lambda x: (x.start, -(x.end - x.start)))
@@ -148,12 +152,19 @@ class Aliases:
                 continue
             if m.how == "role":
                 # A role beside the name it stands for ("NATO Secretary General Jens Stoltenberg",
-                # "Michael Carpenter, the US ambassador to the OSCE,") goes: the name stays once.
+                # "Michael Carpenter, the US ambassador to the OSCE,", "the US ambassador to the
+                # OSCE, Michael Carpenter,") goes: the name stays once.
                 after, before = text[m.end:], text[:m.start]
                 names = [m.entity.name, m.entity.name.split()[-1]]
                 if any(after.lstrip().startswith(n) for n in names):
                     out.append(text[last:m.start])
                     last = m.end + (len(after) - len(after.lstrip()))
+                    continue
+                # "the US ambassador to the OSCE, Michael Carpenter, said": the name, without its commas
+                apposed = re.match(r"\s*,\s*(" + "|".join(re.escape(n) for n in names) + r")\s*,", after)
+                if apposed:
+                    out.append(text[last:m.start] + apposed.group(1))
+                    last = m.end + apposed.end()
                     continue
                 if any(before.rstrip(" ,").endswith(n) for n in names) and before.rstrip().endswith(","):
                     out.append(text[last:len(before.rstrip()) - 1])
@@ -239,12 +250,33 @@ def _as_place(text: str, start: int) -> bool:
     return bool(_PLACE.search(re.sub(r"(?:the|The)\s+$", "", text[:start])))
 
 
-def _part_of_longer_name(text: str, start: int, end: int) -> bool:
-    after = re.match(r"\s+([A-Z][\w\-]*)", text[end:])
+def _part_of_longer_name(text: str, start: int, end: int, *, followed: bool = True) -> bool:
+    """Whether the alias at ``start:end`` is one word of a longer proper name: "North
+    America", "Latin American", and, when ``followed``, "the Washington Post". A short form
+    is often followed by a name it qualifies ("U.S. Secretary of State"), so only a
+    capital is tested on the word after it. A capitalised function word, weekday or month
+    before it ("On Monday Moscow said"), or any word that only starts the sentence
+    ("Yesterday Moscow said"), does not make a longer name."""
+    after = re.match(r"\s+([A-Z][\w\-]*)", text[end:]) if followed else None
     before = re.search(r"([A-Z][\w\-]*)\s+$", text[:start])
-    sentence_start = before is not None and not text[:before.start(1)].strip()
-    return bool(after and after.group(1) not in ("D.C", "DC")) or bool(
-        before and not sentence_start and before.group(1) not in ("The", "In", "At", "From", "To", "And", "But", "While"))
+    if after and after.group(1) not in ("D.C", "DC"):
+        return True
+    if before is None:
+        return False
+    if before.group(1) in _REGION_WORDS:
+        return True
+    sentence_start = not text[:before.start(1)].strip()
+    return not sentence_start and before.group(1).lower() not in _not_name_words()
+
+
+@lru_cache(maxsize=1)
+def _not_name_words() -> frozenset[str]:
+    """Capitalised words that never start a longer proper name: function words ("In",
+    "And": spaCy's stop words, imported only here because spaCy is slow to import),
+    weekdays and months."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) | {d.lower() for d in calendar.day_name} | {m.lower() for m in calendar.month_name if m}
 
 
 @lru_cache(maxsize=1)

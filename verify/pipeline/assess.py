@@ -200,11 +200,12 @@ def reversed_support(e: Evidence, t: Thresholds) -> bool:
 
 
 def support_score(e: Evidence, t: Thresholds) -> float:
-    """Strength of support for the whole claim: the best real entailment of any of its pairs,
-    unless the claim contradicts the sentence read the other way (``reversed_against``)."""
+    """Strength of support for the whole claim: the best real entailment of any of its pairs
+    whose official side matches at least ``support_overlap`` of the claim's words, unless the
+    claim contradicts the sentence read the other way (``reversed_against``)."""
     if reversed_against(e, t):
         return 0.0
-    return max((entails(u) for u in e.pairs() if u.claim is None), default=0.0)
+    return max((entails(u) for u in e.pairs() if u.claim is None and u.overlap >= t.support_overlap), default=0.0)
 
 
 def reversed_against(e: Evidence, t: Thresholds) -> bool:

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from verify.errors import InputError, ModelError
@@ -232,6 +233,17 @@ def load_packed(path: Path, packing: dict):
 
 
 def _weights_digest(path: Path) -> str:
+    files = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    config = path / "config.json"
+    return _digest_files(str(path.resolve()), stamp, config.stat().st_mtime_ns if config.exists() else None)
+
+
+@lru_cache(maxsize=8)
+def _digest_files(path: str, stamp: tuple, config_time: int | None) -> str:
+    """Hashing 141 MB takes a fraction of a second: once per process per version of the
+    files (``stamp``: names, sizes and modification times; the config's time)."""
+    path = Path(path)
     h = hashlib.sha256()
     try:
         packing = json.loads((path / "config.json").read_text()).get(PACKING_KEY)
@@ -239,8 +251,8 @@ def _weights_digest(path: Path) -> str:
         packing = None
     if packing:  # the same weights run another way score otherwise
         h.update(json.dumps(packing, sort_keys=True).encode())
-    for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-        h.update(f.read_bytes())
+    for name, _, _ in stamp:
+        h.update((path / name).read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -39,6 +39,10 @@ class Thresholds:
     # names, lemmas, word meaning) for its contradiction to count: a contradiction between
     # sentences about different things is the model talking past the claim.
     subject_overlap: float = 0.5
+    # ... and for its entailment of the whole claim to count as support: a sentence that
+    # shares almost none of the claim's words and "entails" it is the model reading a mood
+    # ("we are open to dialogue" for "NATO does not seek confrontation").
+    support_overlap: float = 0.15
     review_margin: float = 0.1  # a deciding probability this close to its threshold needs review
     forced_mismatch: bool = True  # number/date/name mismatches decide (False only when explaining older runs)
     shared_negation: bool = True  # two negative sentences never contradict (False only when explaining older runs)
@@ -101,6 +105,8 @@ class Thresholds:
             t.reverse_entail_veto = 2.0  # no veto: runs before it never scored the other way
         if "reverse_contradict_veto" not in recorded:
             t.reverse_contradict_veto = 2.0
+        if "support_overlap" not in recorded:
+            t.support_overlap = 0.0
         return t
 
 

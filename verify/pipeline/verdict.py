@@ -20,9 +20,10 @@ The rules, in order (every constant in ``Thresholds``, recorded in each run's ma
   agrees on them all, which is a conflict for the desk. Names are compared as canonical
   entities: "Washington" and "the United States" do not mismatch.
 * **Support** is real entailment (P(entail) beats P(contradict)) of the whole claim by one
-  sentence, of every clause by some sentence, or every quoted passage found verbatim; never
-  below ``entail_floor``, and never from a sentence of opposite polarity that the claim
-  contradicts read the other way (``reverse_contradict_veto``). **Against** is NLI
+  sentence that matches at least ``support_overlap`` of its words, of every clause by some
+  sentence, or every quoted passage found verbatim; never below ``entail_floor``, and never
+  from a sentence of opposite polarity that the claim contradicts read the other way
+  (``reverse_contradict_veto``). **Against** is NLI
   contradiction from one of the ``contradict_top`` most similar sentences, on a pair about
   the same subject (alignment >= ``subject_overlap``) whose sides are not both negative,
   and that the claim does not entail read the other way (``reverse_entail_veto``).
@@ -359,7 +360,13 @@ def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True
         support_text = (f"entail p={raw_support:.2f} not counted: read the other way, the claim contradicts it "
                         f"(p={e.reverse_contradict:.2f})")
     elif raw_support >= t.entail_bar and support_score(e, t) < t.entail_bar:
-        support_text = f"entail p={raw_support:.2f} not counted: the model finds contradiction likelier"
+        aligned = [u for u in e.pairs() if u.claim is None and u.entail >= t.entail_bar]
+        if aligned and all(u.overlap < t.support_overlap for u in aligned):
+            unmatched = f" (unmatched: {', '.join(e.unmatched)})" if e.unmatched else ""
+            support_text = (f"entail p={raw_support:.2f} not counted: it shares too few of the claim's words "
+                            f"(alignment < {t.support_overlap:.2f}){unmatched}")
+        else:
+            support_text = f"entail p={raw_support:.2f} not counted: the model finds contradiction likelier"
     else:
         support_text = f"entail p={raw_support:.2f} < {t.entail_bar:.2f}"
     parts = [support_text, against_text]
