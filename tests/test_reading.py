@@ -54,6 +54,13 @@ def test_a_short_form_or_demonym_inside_a_region_is_not_the_state(aliases, text)
     assert "United States" not in aliases.entities(text)
 
 
+def test_a_native_name_that_is_an_english_word_is_not_an_alias(aliases):
+    # countryinfo spells Iceland "Island" and Réunion "Reunion"
+    assert aliases.normalise("Tabarka Island is part of Tunisia.") == "Tabarka Island is part of Tunisia."
+    assert aliases.entities("The Reunion Tour sold out.") == set()
+    assert aliases.canonical("Iceland") == "Iceland"
+
+
 def test_a_weekday_month_or_function_word_before_a_capital_does_not_make_a_longer_name(aliases):
     assert aliases.normalise("On Monday Moscow said no.") == "On Monday Russia said no."
     assert aliases.normalise("In January Washington replied.") == "In January the United States replied."

@@ -279,6 +279,13 @@ def _not_name_words() -> frozenset[str]:
     return frozenset(STOP_WORDS) | {d.lower() for d in calendar.day_name} | {m.lower() for m in calendar.month_name if m}
 
 
+def _english_word(word: str) -> bool:
+    """Whether lemminflect knows ``word`` as an English word ("Island", "Reunion")."""
+    from lemminflect import getAllLemmas
+
+    return bool(getAllLemmas(word.lower()))
+
+
 @lru_cache(maxsize=1)
 def _data() -> dict:
     return json.loads(DATA.read_text(encoding="utf-8"))
@@ -307,9 +314,10 @@ def _default() -> Aliases:
     for info in countries:
         entity = names[info["name"]][0]
         for alt in info.get("altSpellings") or []:
-            # Two- and three-letter codes are words too ("IN", "IT", "AND"); the short forms
-            # a newsroom writes are in the data file.
-            if len(alt) > 3 and alt.isascii() and "," not in alt:
+            # Two- and three-letter codes are words too ("IN", "IT", "AND"), and so are some
+            # native names ("Island" for Iceland, "Tabarka Island"); the short forms a
+            # newsroom writes are in the data file.
+            if len(alt) > 3 and alt.isascii() and "," not in alt and not _english_word(alt):
                 add(alt, entity, "short form")
         demonym = info.get("demonym")
         if demonym and demonym.isascii():
