@@ -137,6 +137,13 @@ def test_alignment_matches_names_lemmas_and_meaning():
     assert apart.score < 0.5
 
 
+def test_contracted_negations_and_pronouns_carry_no_subject():
+    # "isn't" is a negation and "them" a pronoun: neither is a word the sentence must match
+    assert content_words("This isn't how we feel about them.") == ["feel"]
+    assert content_words("We won't have spheres of influence, you'll see.") == ["spheres", "influence", "see"]
+    assert Aligner().align("Russia doesn't want them.", "Russia wants a deal.").score == 1.0
+
+
 def test_without_word_vectors_only_names_and_lemmas_match():
     aligner = Aligner(None)
     assert aligner.align("limits on exercises", "restrictions on exercises").unmatched == ["limits"]

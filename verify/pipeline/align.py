@@ -13,7 +13,8 @@ is matched against the official sentence by, in order:
    (``min_similarity``; "limits" / "restrictions", "soldiers" / "troops").
 
 The alignment is the share of the claim's content words matched. Words that carry no
-subject (auxiliaries, negations: polarity is NLI's to judge) are left out.
+subject (auxiliaries, pronouns, negations, contracted or not: polarity is NLI's to judge)
+are left out.
 """
 from __future__ import annotations
 
@@ -29,7 +30,11 @@ there here he she they we you i his her their our your yes no so then also after
 during despite however moreover meanwhile is are was were be been being has have had does did do will would can
 could should may might must shall not none never nobody nothing neither nor without cannot said says say told
 than such which who whom whose what where into over under about more most other some any each all both only
-very just also even still already again further its it's s""".split())
+very just also even still already again further its it's s them him me my mine us ours theirs hers himself herself
+itself myself ourselves yourself yourselves themselves how why""".split())
+# Contractions: "isn't" is "is" + a negation, "you'll" is "you" + "will"; both halves carry no subject.
+_CONTRACTION = re.compile(r"(?:n['’]t|['’](?:ll|re|ve|d|m))$", re.I)
+_IRREGULAR = {"won't": "will", "won’t": "will", "can't": "can", "can’t": "can", "shan't": "shall", "shan’t": "shall"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,.]*")
 MIN_SIMILARITY = 0.6
 
@@ -62,6 +67,7 @@ def content_words(text: str) -> list[str]:
     for run in re.finditer(r"(?:[A-Z][\w'’\-]*(?:\s+(?:of\s+)?[A-Z][\w'’\-]*)+)|" + _WORD.pattern, text):
         token = re.sub(r"['’]s$", "", run.group(0)).strip()
         low = token.lower()
+        low = _IRREGULAR.get(low) or _CONTRACTION.sub("", low)
         if low in STOPWORDS or len(low) < 3 and not low[:1].isdigit():
             continue
         out.append(low)
