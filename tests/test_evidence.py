@@ -332,6 +332,24 @@ from verify.pipeline.evidence import forced_mismatches, same_subject, subject_ov
 def test_numbers_after_a_bound_are_not_exact():
     assert numbers("more than 13,000 people and some 100,000 troops") == {100000.0: "100,000 troops"}
     assert numbers("at least five ships") == {}
+    assert numbers("a total of less than $ 102.5 million") == {}  # a currency sign between
+    assert numbers("a rating lower than 21 %") == {}
+    assert numbers("one of the envoys") == {}  # counts nothing
+
+
+def test_dates_after_a_bound_are_not_exact():
+    assert dates("born before 1967") == {} and dates("signed before December 27, 2018") == {}
+    assert not any(m.kind == "date" for m in mismatches("She was born before 1967.", "She was born on July 16, 1965."))
+    assert any(m.kind == "date" for m in mismatches("The team won the cup in 2014.", "The team won the cup in 2006."))
+
+
+def test_a_name_written_in_the_official_sentence_is_not_missing_from_it():
+    # the small model tags "Jones" in the claim but not in the official sentence
+    claim = "Jones attended his father's 60th birthday party in 2001."
+    official = ("Jones was one of several cameramen at his father's 60th birthday party, directed by Maria Olsen "
+                "at the Royal Hall in 2001.")
+    assert entities(claim) == {"person": {"jones": "Jones"}} and "jones" not in entities(official).get("person", {})
+    assert entity_mismatches(claim, official) == []
 
 
 def test_same_subject_is_the_share_of_the_claims_words_in_the_official_sentence():

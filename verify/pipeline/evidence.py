@@ -45,8 +45,11 @@ class Mismatch:
 
 # "more than 13,000" agrees with "more than 1,300" and with "20,000": a number after a bound
 # is not an exact quantity, so it is never a mismatch.
-_BOUND = re.compile(r"\b(?:more|less|fewer|greater) than\s*$|\b(?:over|under|above|below|at least|at most|up to|"
-                    r"nearly|almost|exceeding|upwards of|as many as|as few as)\s*$", re.I)
+# A currency sign may stand between: "less than $ 102.5 million".
+_BOUND = re.compile(r"(?:\b(?:more|less|fewer|greater|lower|higher) than|\b(?:over|under|above|below|at least|at most|"
+                    r"up to|nearly|almost|exceeding|upwards of|as many as|as few as))\s*(?:[$€£¥]\s*)?$", re.I)
+# "before December 27, 2018" agrees with "December 26": a date after a bound is not an exact date.
+_DATE_BOUND = re.compile(r"\b(?:before|after|by|until|till|since|prior to|earlier than|later than)\s*$", re.I)
 
 
 def numbers(text: str) -> dict[float, str]:
@@ -66,8 +69,8 @@ def numbers(text: str) -> dict[float, str]:
         out[value] = m.group(0).strip()
     text = _NUM.sub(lambda m: " " * len(m.group(0)), text)  # "5 thousand": "thousand" is its scale
     for m in _WORDNUM.finditer(text):
-        if _BOUND.search(text[:m.start()]):
-            continue
+        if _BOUND.search(text[:m.start()]) or m.group(0).lower().startswith("one of"):
+            continue  # "one of the artists" counts nothing
         value = float(_WORD_NUMBERS[m.group(1).lower()])
         if m.group(2):
             value *= 100 if m.group(2).lower() == "hundred" else _SCALE[m.group(2).lower()]
@@ -76,9 +79,12 @@ def numbers(text: str) -> dict[float, str]:
 
 
 def dates(text: str) -> dict[str, str]:
-    """Dates in ``text``: "january 26", "january 26 2022" when the year is given, or a bare "2022"."""
+    """Dates in ``text``: "january 26", "january 26 2022" when the year is given, or a bare "2022";
+    not those after a bound ("before 1967")."""
     out = {}
     for m in _DATE.finditer(text):
+        if _DATE_BOUND.search(text[:m.start()]):
+            continue
         if m.group(1):
             key = f"{m.group(1).lower()} {int(m.group(2))}" + (f" {m.group(3)}" if m.group(3) else "")
         elif m.group(5):
@@ -219,8 +225,12 @@ def entity_mismatches(claim: str, official: str, subject: float = Thresholds.ent
         return out
     ce, oe = entities(claim), entities(official)
     official_names = [o for names in oe.values() for o in names]
+    # A name written in the official sentence is there, whether or not the small model tags
+    # it there ("Jones was one of many cameramen").
+    official_words = set(_WORD.findall(official.lower()))
     for kind in sorted(set(ce) & set(oe)):
-        missing = [c for c in ce[kind] if not any(_same_entity(c, o) for o in official_names)]
+        missing = [c for c in ce[kind] if not any(_same_entity(c, o) for o in official_names)
+                   and not set(_WORD.findall(c.lower())) <= official_words]
         if missing and len(missing) == len(ce[kind]):
             out.append(Mismatch("entity", ", ".join(ce[kind][c] for c in missing),
                                 ", ".join(oe[kind].values())))
