@@ -9,10 +9,12 @@ from verify.pipeline.evidence import (
     dates,
     entities,
     entity_mismatches,
+    fill_bounds,
     mismatches,
     negated,
     normalise,
     numbers,
+    quantities,
     quote_match,
     quotes,
 )
@@ -350,6 +352,28 @@ def test_a_name_written_in_the_official_sentence_is_not_missing_from_it():
                 "at the Royal Hall in 2001.")
     assert entities(claim) == {"person": {"jones": "Jones"}} and "jones" not in entities(official).get("person", {})
     assert entity_mismatches(claim, official) == []
+
+
+def test_quantities_read_bounds_and_what_they_count():
+    more, pct, money = quantities("more than 18 million records, under 55 % and at least $ 3.5 billion")
+    assert (more.low, more.high, more.low_open, more.unit) == (18e6, float("inf"), True, "record")
+    assert (pct.high, pct.high_open, pct.unit) == (55, True, "%")
+    assert (money.low, money.low_open, money.unit) == (3.5e9, False, "$")
+    assert quantities("nearly 100 ships") == []  # an approximation, not a bound
+    [exact] = quantities("2,013 deaths")
+    assert exact.exact and exact.within(more) is False and exact.within(quantities("fewer than 2,015 deaths")[0])
+
+
+def test_a_bound_the_official_sentence_meets_is_written_as_its_number():
+    official = "The film has grossed $ 14.5 million at home and a total of $ 30.1 million, from 184 reviews."
+    assert fill_bounds("It grossed less than $ 31 million.", official) == "It grossed $ 30.1 million."
+    assert fill_bounds("It was rated on more than 68 reviews.", official) == "It was rated on 184 reviews."
+    # a bound the sentence breaks, or a number of something else, stays for NLI and the mismatch rules
+    assert fill_bounds("It grossed more than $ 31 million.", official) == "It grossed more than $ 31 million."
+    assert fill_bounds("It had fewer than 20 cinemas.", official) == "It had fewer than 20 cinemas."
+    # "approximately 100,000" is exact; "more than 100,000" is not met by it
+    claim = "More than 100,000 soldiers are on the border."
+    assert fill_bounds(claim, "Approximately 100,000 soldiers are on the border.") == claim
 
 
 def test_same_subject_is_the_share_of_the_claims_words_in_the_official_sentence():

@@ -345,3 +345,12 @@ def test_the_trail_shows_the_canonical_reading_that_decided(corpus, populated):
     assert [e["subject_overlap"] for e in trail["evidence"]] == [round(e.overlap, 4) for e in result.evidence]
     shown = render_explain(trail)
     assert "claim read as: \"The United States is ready" in shown and f"[{result.verdict.code}]" in shown
+
+
+def test_the_trail_shows_a_met_bound_read_as_the_official_number(corpus):
+    corpus.add_document(make_document("official", "The ministry has counted 2,013 deaths from the disease.\n",
+                                      speaker="Ned Price", published="2022-01-27"))
+    (result,) = make_checker(corpus).check_text("Fewer than 2,015 deaths from the disease were counted.").results
+    [top] = [e for e in evidence_trail(corpus, result.claim_id)["evidence"] if "2,013" in e["text"]]
+    assert "2,013 deaths" in top["claim_read_as"] and "Fewer than" not in top["claim_read_as"]
+    assert top["similarity"] >= 0.35 and not any(m["kind"] == "number" for m in top["mismatches"])

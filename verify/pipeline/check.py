@@ -361,7 +361,8 @@ class Checker:
 
     def _read(self, claim, e: Evidence) -> None:
         """Read an evidence sentence, and the claim against it: "we" is the speaker's side,
-        an unnamed document's author the side the sentence speaks for.
+        an unnamed document's author the side the sentence speaks for, and a bound the
+        sentence meets ("fewer than 2,015 deaths" against "2,013 deaths") its number.
 
         A speaker whose side the corpus does not know (no affiliation: a pool of statements
         with names only) is read as speaking for the side the claim names first ("Washington
@@ -369,11 +370,14 @@ class Checker:
         side set, such statements are not counted anyway, so this reading only ever compares
         a claim with statements no side rules out.
         """
+        from verify.pipeline.evidence import fill_bounds
+
         s = e.sentence
         side = s.get("affiliation") or self.reader.subject(claim)
         official = self.reader.official(s["text"], s.get("speaker"), side)
         e.read_as = official.nli
-        e.claim_read_as = claim.as_read_by(s.get("affiliation"), self.reader.aliases)
+        # A bound the sentence meets is written as its number: NLI reads the rest (evidence.fill_bounds).
+        e.claim_read_as = fill_bounds(claim.as_read_by(s.get("affiliation"), self.reader.aliases), e.read_as)
 
     def _measure(self, e: Evidence, parts: list[str]) -> None:
         """What besides NLI the decision reads of a pair: alignment, negation, mismatches."""

@@ -78,6 +78,96 @@ def numbers(text: str) -> dict[float, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Quantity:
+    """A number as a range: exact ("20 million views": low = high), or a bound ("more than
+    18 million records": above 18 million). ``unit`` says what is counted: a currency sign,
+    "%", or the stem of the counted word; None when nothing says. ``start``/``end`` span
+    the bound, the currency sign and the number as written."""
+
+    low: float
+    high: float
+    unit: str | None
+    start: int
+    end: int
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def exact(self) -> bool:
+        return self.low == self.high
+
+    def within(self, other: Quantity) -> bool:
+        """Every value this range allows, ``other`` allows too."""
+        above = self.low > other.low or self.low == other.low and (self.low_open or not other.low_open)
+        below = self.high < other.high or self.high == other.high and (self.high_open or not other.high_open)
+        return above and below
+
+
+# Bounds that can be compared; "nearly" and "almost" approximate, they do not bound.
+_BOUND_KIND = re.compile(r"(?:\b(?P<gt>more than|greater than|higher than|over|above|exceeding|upwards of)"
+                         r"|\b(?P<ge>at least|as many as)|\b(?P<lt>less than|fewer than|lower than|under|below)"
+                         r"|\b(?P<le>at most|up to|as few as))\s*(?:[$€£¥]\s*)?$", re.I)
+_CURRENCY = re.compile(r"[$€£¥]\s*$")
+_PERCENT = re.compile(r"\s*(?:%|percent\b|per cent\b)", re.I)
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Every number in ``text`` with what it counts, exact or bounded (dates, years and
+    approximations excluded)."""
+    out = []
+    inf = float("inf")
+    text = _DATE.sub(lambda m: " " * len(m.group(0)), text)
+    for m in _NUM.finditer(text):
+        raw, scale, word = m.group(1), m.group(2), m.group(3)
+        value = float(raw.replace(",", ""))
+        if not scale and "," not in raw and 1900 <= value <= 2100 and "." not in raw:
+            continue
+        value *= _SCALE[scale.lower()] if scale else 1
+        before, end = text[:m.start()], m.end(2) if scale else m.end(1)
+        kind = _BOUND_KIND.search(before)
+        if kind is None and _BOUND.search(before):
+            continue  # "nearly 100"
+        currency = _CURRENCY.search(before)
+        if currency:
+            unit = currency.group(0).strip()
+        elif _PERCENT.match(text, end):
+            unit = "%"
+        else:
+            unit = _stem(word.lower()) if word and word.lower() not in _FUNCTION_WORDS else None
+        bound = next(k for k, v in kind.groupdict().items() if v) if kind else None
+        low, high, low_open, high_open = {
+            None: (value, value, False, False), "gt": (value, inf, True, False), "ge": (value, inf, False, False),
+            "lt": (-inf, value, False, True), "le": (-inf, value, False, False)}[bound]
+        start = kind.start() if kind else currency.start() if currency else m.start()
+        out.append(Quantity(low, high, unit, start, end, low_open, high_open))
+    return out
+
+
+def fill_bounds(claim: str, official: str) -> str:
+    """The claim with each bound the official sentence meets written as the official number:
+    "grossed less than $ 31 million" against "a total of $ 30.1 million" reads "grossed $ 30.1
+    million".
+
+    NLI models compare numbers badly: they read "less than $ 31 million" against "$ 30.1
+    million" as a contradiction. The filled claim says more than the claim (30.1 is less
+    than 31), so a sentence that entails it entails the claim; the number itself is checked
+    here, exactly. Of several numbers that meet a bound, the closest to it is written.
+    """
+    theirs = [q for q in quantities(official) if q.exact and q.unit]
+    out, last = [], 0
+    for q in quantities(claim):
+        if q.exact or not q.unit:
+            continue
+        meets = [o for o in theirs if o.unit == q.unit and o.within(q)]
+        if not meets:
+            continue
+        best = min(meets, key=lambda o: abs(o.low - (q.low if q.low != float("-inf") else q.high)))
+        out += [claim[last:q.start], official[best.start:best.end]]
+        last = q.end
+    return "".join(out) + claim[last:] if out else claim
+
+
 def dates(text: str) -> dict[str, str]:
     """Dates in ``text``: "january 26", "january 26 2022" when the year is given, or a bare "2022";
     not those after a bound ("before 1967")."""
