@@ -44,38 +44,16 @@ class Mismatch:
 
 
 # "more than 13,000" agrees with "more than 1,300" and with "20,000": a number after a bound
-# is not an exact quantity, so it is never a mismatch.
-# A currency sign may stand between: "less than $ 102.5 million".
-_BOUND = re.compile(r"(?:\b(?:more|less|fewer|greater|lower|higher) than|\b(?:over|under|above|below|at least|at most|"
-                    r"up to|nearly|almost|exceeding|upwards of|as many as|as few as))\s*(?:[$€£¥]\s*)?$", re.I)
+# is not an exact quantity, so it is never a mismatch. Bounds by direction (``Quantity``);
+# "nearly" and "almost" approximate: neither exact nor a bound. A currency sign may stand
+# between: "less than $ 102.5 million".
+_BOUNDS = {"gt": "more than|greater than|higher than|over|above|exceeding|upwards of", "ge": "at least|as many as",
+           "lt": "less than|fewer than|lower than|under|below", "le": "at most|up to|as few as"}
+_BEFORE_NUMBER = r")\s*(?:[$€£¥]\s*)?$"
+_BOUND = re.compile(r"\b(?:" + "|".join([*_BOUNDS.values(), "nearly|almost"]) + _BEFORE_NUMBER, re.I)
+_BOUND_KIND = re.compile(r"\b(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _BOUNDS.items()) + _BEFORE_NUMBER, re.I)
 # "before December 27, 2018" agrees with "December 26": a date after a bound is not an exact date.
 _DATE_BOUND = re.compile(r"\b(?:before|after|by|until|till|since|prior to|earlier than|later than)\s*$", re.I)
-
-
-def numbers(text: str) -> dict[float, str]:
-    """Exact quantities in ``text`` (years excluded: they are dates; "more than N" is not exact),
-    value -> as written."""
-    out: dict[float, str] = {}
-    text = _DATE.sub(lambda m: " " * len(m.group(0)), text)  # "January 26" is a date, not a count
-    for m in _NUM.finditer(text):
-        if _BOUND.search(text[:m.start()]):
-            continue
-        raw, scale = m.group(1), m.group(2)
-        value = float(raw.replace(",", ""))
-        if not scale and "," not in raw and 1900 <= value <= 2100 and "." not in raw:
-            continue
-        if scale:
-            value *= _SCALE[scale.lower()]
-        out[value] = m.group(0).strip()
-    text = _NUM.sub(lambda m: " " * len(m.group(0)), text)  # "5 thousand": "thousand" is its scale
-    for m in _WORDNUM.finditer(text):
-        if _BOUND.search(text[:m.start()]) or m.group(0).lower().startswith("one of"):
-            continue  # "one of the artists" counts nothing
-        value = float(_WORD_NUMBERS[m.group(1).lower()])
-        if m.group(2):
-            value *= 100 if m.group(2).lower() == "hundred" else _SCALE[m.group(2).lower()]
-        out.setdefault(value, m.group(0))
-    return out
 
 
 @dataclass(frozen=True)
@@ -83,13 +61,15 @@ class Quantity:
     """A number as a range: exact ("20 million views": low = high), or a bound ("more than
     18 million records": above 18 million). ``unit`` says what is counted: a currency sign,
     "%", or the stem of the counted word; None when nothing says. ``start``/``end`` span
-    the bound, the currency sign and the number as written."""
+    the bound, the currency sign and the number as written; ``written`` is the number with
+    the word after it ("100,000 troops"), as a mismatch shows it."""
 
     low: float
     high: float
     unit: str | None
     start: int
     end: int
+    written: str
     low_open: bool = False
     high_open: bool = False
 
@@ -104,10 +84,6 @@ class Quantity:
         return above and below
 
 
-# Bounds that can be compared; "nearly" and "almost" approximate, they do not bound.
-_BOUND_KIND = re.compile(r"(?:\b(?P<gt>more than|greater than|higher than|over|above|exceeding|upwards of)"
-                         r"|\b(?P<ge>at least|as many as)|\b(?P<lt>less than|fewer than|lower than|under|below)"
-                         r"|\b(?P<le>at most|up to|as few as))\s*(?:[$€£¥]\s*)?$", re.I)
 _CURRENCY = re.compile(r"[$€£¥]\s*$")
 _PERCENT = re.compile(r"\s*(?:%|percent\b|per cent\b)", re.I)
 
@@ -140,7 +116,23 @@ def quantities(text: str) -> list[Quantity]:
             None: (value, value, False, False), "gt": (value, inf, True, False), "ge": (value, inf, False, False),
             "lt": (-inf, value, False, True), "le": (-inf, value, False, False)}[bound]
         start = kind.start() if kind else currency.start() if currency else m.start()
-        out.append(Quantity(low, high, unit, start, end, low_open, high_open))
+        out.append(Quantity(low, high, unit, start, end, m.group(0).strip(), low_open, high_open))
+    return out
+
+
+def numbers(text: str) -> dict[float, str]:
+    """Exact quantities in ``text`` (years excluded: they are dates; "more than N" is not exact),
+    value -> as written."""
+    out = {q.low: q.written for q in quantities(text) if q.exact}
+    text = _DATE.sub(lambda m: " " * len(m.group(0)), text)  # "January 26" is a date, not a count
+    text = _NUM.sub(lambda m: " " * len(m.group(0)), text)  # "5 thousand": "thousand" is its scale
+    for m in _WORDNUM.finditer(text):
+        if _BOUND.search(text[:m.start()]) or m.group(0).lower().startswith("one of"):
+            continue  # "one of the artists" counts nothing
+        value = float(_WORD_NUMBERS[m.group(1).lower()])
+        if m.group(2):
+            value *= 100 if m.group(2).lower() == "hundred" else _SCALE[m.group(2).lower()]
+        out.setdefault(value, m.group(0))
     return out
 
 

@@ -234,7 +234,7 @@ def load_packed(path: Path, packing: dict):
 
 def _weights_digest(path: Path) -> str:
     files = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
-    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    stamp = tuple((f.name, st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()])
     config = path / "config.json"
     return _digest_files(str(path.resolve()), stamp, config.stat().st_mtime_ns if config.exists() else None)
 
