@@ -39,6 +39,8 @@ def variants(base):
     yield "two negatives may contradict (shared_negation off)", replace(base, shared_negation=False)
     yield "no forced number/date/name mismatches", replace(base, forced_mismatch=False, mismatch_p=0.0)
     yield "every related sentence may contradict", replace(base, contradict_top=50)
+    if base.lean_gap <= 1:
+        yield "a nearest sentence leaning to support does not outweigh a far contradiction", replace(base, lean_gap=2.0)
     yield "no same-subject bar", replace(base, subject_overlap=0.0)
     yield "no reverse-entailment veto on contradiction", replace(base, reverse_entail_veto=2.0)
     if base.support_overlap > 0:

@@ -107,6 +107,9 @@ def test_quotes_are_looked_up_within_the_checker_scope(corpus, populated):
      "According to the leak \u2026 the text stresses that", "The alliance door remains open."),
     ("Washington is ready to talk about limits, the document says.",
      "the document says", "Washington is ready to talk about limits."),
+    # the comma closes the quotation, not the claim
+    ("\u201cWe reaffirm our commitment to the Open Door Policy,\u201d the text reads.",
+     "the text reads", "\u201cWe reaffirm our commitment to the Open Door Policy\u201d."),
 ])
 def test_split_frame(text, frame, proposition):
     assert split_frame(text) == (frame, proposition)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from verify.pipeline.aliases import Aliases
-from verify.pipeline.align import Aligner, content_words
+from verify.pipeline.align import Aligner, content_words, names
 from verify.pipeline.reading import Reader, split_speech
 
 SPEAKERS = [
@@ -66,6 +66,10 @@ def test_a_weekday_month_or_function_word_before_a_capital_does_not_make_a_longe
     assert aliases.normalise("In January Washington replied.") == "In January the United States replied."
     # a short form is followed by what it qualifies; it is still the state
     assert aliases.entities("U.S. Secretary of State Antony Blinken spoke.") == {"United States"}
+    # an English word that starts the sentence is no first name; a first name is
+    assert aliases.normalise("Yesterday Moscow said no.") == "Yesterday Russia said no."
+    assert aliases.normalise("George Washington was the first president.") == \
+        "George Washington was the first president."
 
 
 def test_roles_read_as_the_speaker_who_holds_them(aliases):
@@ -135,6 +139,30 @@ def test_alignment_matches_names_lemmas_and_meaning():
     apart = aligner.align("The reply was drafted without consulting Ukraine.",
                           "Washington's budget for farming rose.")
     assert apart.score < 0.5
+
+
+class NearNames(WordVectors):
+    """Two country names as close as a sentence embedder puts them (Ukraine / Russia: 0.75)."""
+
+    SAME = WordVectors.SAME + [{"ukraine", "russia"}, {"decide", "choose"}]
+
+
+def test_a_name_matches_only_itself_never_a_name_close_in_meaning():
+    aligner = Aligner(NearNames())
+    # "Ukraine" is not "Russia", however close the two are as words; "decide" is "choose"
+    a = aligner.align("Third parties cannot decide on Ukraine.", "Only Russia can choose.")
+    assert "ukraine" in a.unmatched and "decide" not in a.unmatched
+    # a country the alias table knows is a name even where it is an English word
+    assert {"china", "ukraine"} <= names("China and Ukraine talk.")
+    # the first word of a sentence is capitalised anyway: no name unless the table knows it
+    assert "evaluators" not in names("Evaluators had to settle for less.")
+    assert "russia" in names("Russia wants a deal.")
+
+
+def test_a_possessive_ends_a_name_and_hyphens_do_not_hide_one():
+    assert content_words("NATO\u2019s Open Door Policy stands.") == ["nato", "open door policy", "stands"]
+    a = Aligner(None).align("NATO\u2019s Open Door Policy stands.", "NATO keeps its open-door policy, which stands.")
+    assert a.score == 1.0
 
 
 def test_contracted_negations_and_pronouns_carry_no_subject():

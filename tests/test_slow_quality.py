@@ -175,7 +175,6 @@ def test_desk_dev_confirms_what_officials_said(desk_dev):
     assert _recall(desk_dev, "consistent") >= 0.70
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_YET + ": 2 (d6, d18)")
 def test_desk_dev_accuses_at_most_once_falsely(desk_dev):
     false = [c["id"] for c in desk_dev["claims"] if c["predicted"] == "contradictory" and c["gold"] != "contradictory"]
     assert len(false) <= 1, false

@@ -105,6 +105,30 @@ def test_shortfall_says_when_a_contradiction_was_not_counted():
     assert "< 0.80" in shortfall(evidence[1], Thresholds(contradict=0.8), True, counts_against=True)
 
 
+def test_a_far_contradiction_does_not_count_when_the_nearest_sentence_leans_to_support():
+    from verify.pipeline.verdict import outweighed
+
+    # desk_dev d18: the nearest sentence (0.70) leans to support, a far one (0.53) "contradicts"
+    near, far = ev(0.70, 0.44, 0.25, 0.31, rank=1), ev(0.53, 0.07, 0.17, 0.76, rank=2)
+    v = decide([near, far], T, nli=True)
+    assert v.label == "novel" and outweighed([near, far], 1, T) is near
+    why = shortfall(far, T, True, counts_against=False, outweighed_by=near)
+    assert "contradict p=0.76 not counted: the most similar sentence (similarity 0.70) leans to support" in why
+    # each condition matters: the gap, the lean, the lean beating the nearest's own contradiction
+    assert decide([near, ev(0.60, 0.07, 0.17, 0.76, rank=2)], T, nli=True).label == "contradictory"
+    assert decide([ev(0.70, 0.20, 0.5, 0.30, rank=1), far], T, nli=True).label == "contradictory"
+    assert decide([ev(0.70, 0.40, 0.1, 0.45, rank=1), far], T, nli=True).label == "contradictory"
+    # the nearest sentence itself is never outweighed
+    assert outweighed([near, far], 0, T) is None
+    # a nearest sentence that supports the claim outright hides no contradiction: the desk sees the conflict
+    supported = decide([ev(0.70, 0.80, 0.1, 0.10, rank=1), ev(0.53, 0.07, 0.07, 0.86, rank=2)], T, nli=True)
+    assert supported.label == "contradictory" and supported.conflicting
+    # runs from before the rule are explained without it
+    recorded = {k: v for k, v in T.as_dict().items() if k not in ("lean_gap", "score_steps", "fit", "source")}
+    old = Thresholds.from_manifest({"thresholds": recorded})
+    assert decide([near, far], old, nli=True).label == "contradictory"
+
+
 def test_thresholds_are_respected():
     evidence = [ev(0.6, 0.55, 0.4, 0.05)]
     assert decide(evidence, T, nli=True).label == "consistent"

@@ -255,8 +255,9 @@ def _part_of_longer_name(text: str, start: int, end: int, *, followed: bool = Tr
     America", "Latin American", and, when ``followed``, "the Washington Post". A short form
     is often followed by a name it qualifies ("U.S. Secretary of State"), so only a
     capital is tested on the word after it. A capitalised function word, weekday or month
-    before it ("On Monday Moscow said"), or any word that only starts the sentence
-    ("Yesterday Moscow said"), does not make a longer name."""
+    before it ("On Monday Moscow said"), or an English word that only starts the sentence
+    ("Yesterday Moscow said"), does not make a longer name; a first name does ("George
+    Washington was ...")."""
     after = re.match(r"\s+([A-Z][\w\-]*)", text[end:]) if followed else None
     before = re.search(r"([A-Z][\w\-]*)\s+$", text[:start])
     if after and after.group(1) not in ("D.C", "DC"):
@@ -265,8 +266,10 @@ def _part_of_longer_name(text: str, start: int, end: int, *, followed: bool = Tr
         return False
     if before.group(1) in _REGION_WORDS:
         return True
+    if before.group(1).lower() in _not_name_words():
+        return False
     sentence_start = not text[:before.start(1)].strip()
-    return not sentence_start and before.group(1).lower() not in _not_name_words()
+    return not sentence_start or not _english_word(before.group(1))
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,8 @@ is matched against the official sentence by, in order:
    reading already wrote both as "the United States"; a surname matches the full name);
 2. lemma (lemminflect: "talks" / "talk", "limited" / "limit");
 3. meaning: the cosine similarity of the two words under the sentence embedder
-   (``min_similarity``; "limits" / "restrictions", "soldiers" / "troops").
+   (``min_similarity``; "limits" / "restrictions", "soldiers" / "troops"). Never between
+   two names: "Ukraine" and "Russia" are close in meaning (0.75) and are two subjects.
 
 The alignment is the share of the claim's content words matched. Words that carry no
 subject (auxiliaries, pronouns, negations, contracted or not: polarity is NLI's to judge)
@@ -64,14 +65,35 @@ def content_words(text: str) -> list[str]:
     """Content words in order, lower-cased; canonical multi-word names stay whole when
     capitalised runs ("United States", "Jens Stoltenberg")."""
     out = []
-    for run in re.finditer(r"(?:[A-Z][\w'’\-]*(?:\s+(?:of\s+)?[A-Z][\w'’\-]*)+)|" + _WORD.pattern, text):
-        token = re.sub(r"['’]s$", "", run.group(0)).strip()
+    runs = re.finditer(r"(?:[A-Z][\w'’\-]*(?:\s+(?:of\s+)?[A-Z][\w'’\-]*)+)|" + _WORD.pattern, text)
+    # a possessive ends a name: "NATO’s Open Door Policy" is NATO and its policy
+    tokens = [t for run in runs for t in re.split(r"(?<=['’]s)\s+", run.group(0))]
+    for token in tokens:
+        token = re.sub(r"['’]s$", "", token).strip()
         low = token.lower()
         low = _IRREGULAR.get(low) or _CONTRACTION.sub("", low)
         if low in STOPWORDS or len(low) < 3 and not low[:1].isdigit():
             continue
         out.append(low)
     return out
+
+
+@lru_cache(maxsize=10_000)
+def names(text: str) -> frozenset[str]:
+    """The single-word content words of ``text`` that are names, lower-cased: a country or
+    organisation the alias table knows ("China", "Turkey", "NATO"), or a capitalised word
+    after the first that lemminflect does not know as English ("Ukraine", "Blinken"). The
+    first word is capitalised anyway: "Evaluators had to..." names nobody."""
+    from verify.pipeline.aliases import Aliases, _english_word
+
+    known = {e.lower() for e in Aliases.default().entities(text)}
+    out = set()
+    for i, run in enumerate(_WORD.finditer(text)):
+        word = re.sub(r"['’]s$", "", run.group(0))
+        low = word.lower()
+        if low in known or (i and word[:1].isupper() and low not in STOPWORDS and not _english_word(word)):
+            out.add(low)
+    return frozenset(out)
 
 
 class Aligner:
@@ -105,6 +127,8 @@ class Aligner:
         theirs = list(dict.fromkeys(content_words(official)))
         their_lemmas = set().union(*(lemmas(w) for w in theirs if " " not in w)) if theirs else set()
         their_words = set(theirs)
+        their_parts = {part for t in theirs for part in re.split(r"[\s\-]+", t)}
+        named, their_names = names(claim), names(official)
         unmatched = []
         for w in mine:
             if w in their_words or (" " not in w and lemmas(w) & their_lemmas):
@@ -114,11 +138,14 @@ class Aligner:
                 if any(set(w.split()) <= set(t.split()) or set(t.split()) <= set(w.split())
                        for t in theirs if " " in t or " " in w):
                     continue
+                if " " in w and set(w.split()) <= their_parts:
+                    continue  # "open door policy" / "their open-door policy"
                 unmatched.append(w)
                 continue
             if any(w in t.split() for t in theirs if " " in t):
                 continue  # a surname of a full name: "blinken" / "antony blinken"
-            if self._similar(w, theirs):
+            # a name may mean a common word ("Europe" / "a state") but never another name
+            if self._similar(w, [t for t in theirs if t not in their_names] if w in named else theirs):
                 continue
             unmatched.append(w)
         return Alignment(round(1 - len(unmatched) / len(mine), 4), unmatched)

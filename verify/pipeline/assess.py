@@ -224,10 +224,32 @@ def reversed_against(e: Evidence, t: Thresholds) -> bool:
 
 
 def may_contradict(evidence: list[Evidence], t: Thresholds) -> list[int]:
-    """Indices of the evidence whose contradiction counts: the ``contradict_top`` most similar counted related ones."""
+    """Indices of the evidence whose contradiction counts: the ``contradict_top`` most similar
+    counted related ones, less those the nearest outweighs (``outweighed``)."""
+    return [i for i in _closest(evidence, t) if not outweighed(evidence, i, t)]
+
+
+def _closest(evidence: list[Evidence], t: Thresholds) -> list[int]:
     related = [(i, e) for i, e in enumerate(evidence) if e.similarity >= t.related and e.counted]
-    closest = sorted(related, key=lambda ie: (-ie[1].similarity, ie[0]))[:max(1, t.contradict_top)]
-    return [i for i, _ in closest]
+    return [i for i, _ in sorted(related, key=lambda ie: (-ie[1].similarity, ie[0]))[:max(1, t.contradict_top)]]
+
+
+def outweighed(evidence: list[Evidence], i: int, t: Thresholds) -> Evidence | None:
+    """The nearest related sentence, if it keeps sentence ``i`` from contradicting the claim:
+    it leans to support the claim (entail >= ``lean_support``, above its contradiction) without
+    supporting it outright, and sentence ``i`` is at least ``lean_gap`` less similar; else None.
+
+    A nearest sentence that does support the claim outweighs nothing: support against a
+    contradiction is a conflict the desk is shown (``Review.CONFLICT``), not one the rules hide."""
+    closest = _closest(evidence, t)
+    if not closest or i == closest[0]:
+        return None
+    near = evidence[closest[0]]
+    entail, contradict = near.p_entail or 0.0, near.p_contradict or 0.0
+    if t.lean_support <= entail < t.entail_bar and entail > contradict \
+            and evidence[i].similarity <= near.similarity - t.lean_gap:
+        return near
+    return None
 
 
 def assess(evidence: list[Evidence], t: Thresholds, *, nli: bool, quotes: list[dict] | None = None,

@@ -11,7 +11,7 @@ from verify import __version__, loading
 from verify.errors import CorpusError, InputError
 from verify.pipeline.claims import is_check_worthy, split_frame, validate_claim_text
 from verify.pipeline.retrieve import CONTEXT, relation  # noqa: F401  (relation: part of check's API)
-from verify.pipeline.verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict, shortfall
+from verify.pipeline.verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict, outweighed, shortfall
 from verify.store.corpus import Corpus
 
 DEFAULT_K = 5
@@ -70,7 +70,8 @@ class ClaimResult:
             "flags": self.verdict.flags, "quotes": self.verdict.quotes,
             "review": ({k: self.review[k] for k in ("label", "note", "by", "at")} if self.review else None),
             "evidence": [evidence_dict(e) | ({"why_not": CROSS_LINGUAL_WHY_NOT if crossed
-                                              else shortfall(e, self.thresholds, self.nli, i in counted)}
+                                              else shortfall(e, self.thresholds, self.nli, i in counted,
+                                                             outweighed(self.evidence, i, self.thresholds))}
                                              if self.verdict.label == "novel" else {})
                          for i, e in enumerate(self.evidence)],
         }
@@ -580,5 +581,6 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
         from verify.pipeline.language import CROSS_LINGUAL_WHY_NOT
 
         return [evidence_dict(e) | {"why_not": CROSS_LINGUAL_WHY_NOT} for e in evidence]
-    return [evidence_dict(e) | {"why_not": shortfall(e, t, nli, i in counted) if label == "novel" else None}
+    return [evidence_dict(e) | {"why_not": shortfall(e, t, nli, i in counted, outweighed(evidence, i, t))
+                                 if label == "novel" else None}
             for i, e in enumerate(evidence)]

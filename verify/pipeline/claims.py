@@ -88,7 +88,9 @@ def split_frame(text: str) -> tuple[str, str]:
     m = _TRAILING.search(rest)
     if m and m.start() >= 12:
         frame_parts.append(m.group(0).strip(" ,"))
-        rest = rest[:m.start()].rstrip(" ,") + (rest[m.end():] or ".")
+        # '"..., Article 10 of the Washington Treaty," the text reads.': the comma ends the quote, not the claim
+        before = re.sub(r"[,;]\s*([\u201d\"]?)$", r"\1", rest[:m.start()].rstrip())
+        rest = before + (rest[m.end():] or ".")
     if not frame_parts:
         return "", text.strip()
     rest = rest.strip()

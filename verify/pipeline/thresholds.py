@@ -35,6 +35,14 @@ class Thresholds:
     mismatch_p: float = 0.6  # runs before forced mismatches: the strength a mismatch added against
     quote: float = 0.9  # a quoted passage counts as found at this match ratio
     contradict_top: int = 2  # how many of the most similar related sentences may contradict
+    # When the most similar sentence leans to support the claim (entail >= ``lean_support``,
+    # above its contradiction, below the support bar), a sentence ``lean_gap`` less similar
+    # may not contradict it:
+    # the sentence most about the claim agrees, and the far one's "contradiction" is the
+    # model talking about something else ("does not accept that third countries can decide
+    # on Ukraine's relationship with NATO" against "offering Russia a diplomatic path").
+    lean_support: float = 0.3
+    lean_gap: float = 0.15
     # Share of the claim's content words an official sentence must match (align.Aligner:
     # names, lemmas, word meaning) for its contradiction to count: a contradiction between
     # sentences about different things is the model talking past the claim.
@@ -107,6 +115,8 @@ class Thresholds:
             t.reverse_contradict_veto = 2.0
         if "support_overlap" not in recorded:
             t.support_overlap = 0.0
+        if "lean_gap" not in recorded:
+            t.lean_gap = 2.0  # no similarity gap is that wide: every one of the closest may contradict
         return t
 
 

@@ -26,7 +26,9 @@ The rules, in order (every constant in ``Thresholds``, recorded in each run's ma
   (``reverse_contradict_veto``). **Against** is NLI
   contradiction from one of the ``contradict_top`` most similar sentences, on a pair about
   the same subject (alignment >= ``subject_overlap``) whose sides are not both negative,
-  and that the claim does not entail read the other way (``reverse_entail_veto``).
+  and that the claim does not entail read the other way (``reverse_entail_veto``); not from
+  a sentence ``lean_gap`` less similar than a nearest one that leans to support the claim
+  (entail >= ``lean_support``) without supporting it.
 * With a fitted decision (``Thresholds.fit``, from ``verify calibrate``), the label is the
   likeliest among those the evidence allows: consistent if there is support, contradictory
   if there is opposition and P(contradictory) reaches the fit's ``contradict_bar``, novel
@@ -45,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from verify.pipeline.assess import (  # noqa: F401  (Evidence, Unit, may_contradict: part of verdict's API)
+from verify.pipeline.assess import (  # noqa: F401  (Evidence, Unit, may_contradict, outweighed: part of verdict's API)
     Assessment,
     Evidence,
     Unit,
@@ -53,6 +55,7 @@ from verify.pipeline.assess import (  # noqa: F401  (Evidence, Unit, may_contrad
     assess,
     may_contradict,
     negation_echo,
+    outweighed,
     reversed_against,
     reversed_support,
     support_score,
@@ -325,11 +328,13 @@ def review_words(a: Assessment, d: Decision, t: Thresholds) -> str | None:
     raise ValueError(f"no words for review code {d.review!r}")
 
 
-def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True) -> str:
+def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True,
+              outweighed_by: Evidence | None = None) -> str:
     """Why this evidence did not decide the claim (shown for novel verdicts).
 
     Args:
         counts_against: whether its contradiction could count (see ``may_contradict``).
+        outweighed_by: the nearer sentence that kept it from counting (``assess.outweighed``).
     """
     if not e.counted:
         who = e.sentence.get("speaker") or e.sentence.get("publisher") or "unattributed"
@@ -342,7 +347,11 @@ def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True
     # The model's own probabilities, and which rule kept them from deciding.
     raw_against = max((u.contradict for u in e.pairs()), default=0.0)
     raw_support = max((u.entail for u in e.pairs() if u.claim is None), default=0.0)
-    if not counts_against and raw_against >= t.contradict:
+    if outweighed_by is not None and raw_against >= t.contradict:
+        against_text = (f"contradict p={raw_against:.2f} not counted: the most similar sentence (similarity "
+                        f"{outweighed_by.similarity:.2f}) leans to support the claim "
+                        f"(entail p={outweighed_by.p_entail:.2f})")
+    elif not counts_against and raw_against >= t.contradict:
         against_text = (f"contradict p={raw_against:.2f} not counted: only the {t.contradict_top} most "
                         "similar sentences may contradict")
     elif raw_against >= t.contradict and reversed_support(e, t):
