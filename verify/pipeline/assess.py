@@ -226,7 +226,8 @@ def reversed_against(e: Evidence, t: Thresholds) -> bool:
 def may_contradict(evidence: list[Evidence], t: Thresholds) -> list[int]:
     """Indices of the evidence whose contradiction counts: the ``contradict_top`` most similar
     counted related ones, less those the nearest outweighs (``outweighed``)."""
-    return [i for i in _closest(evidence, t) if not outweighed(evidence, i, t)]
+    closest = _closest(evidence, t)
+    return [i for i in closest if not outweighed(evidence, i, t, closest)]
 
 
 def _closest(evidence: list[Evidence], t: Thresholds) -> list[int]:
@@ -234,14 +235,15 @@ def _closest(evidence: list[Evidence], t: Thresholds) -> list[int]:
     return [i for i, _ in sorted(related, key=lambda ie: (-ie[1].similarity, ie[0]))[:max(1, t.contradict_top)]]
 
 
-def outweighed(evidence: list[Evidence], i: int, t: Thresholds) -> Evidence | None:
+def outweighed(evidence: list[Evidence], i: int, t: Thresholds, closest: list[int] | None = None) -> Evidence | None:
     """The nearest related sentence, if it keeps sentence ``i`` from contradicting the claim:
     it leans to support the claim (entail >= ``lean_support``, above its contradiction) without
     supporting it outright, and sentence ``i`` is at least ``lean_gap`` less similar; else None.
 
     A nearest sentence that does support the claim outweighs nothing: support against a
-    contradiction is a conflict the desk is shown (``Review.CONFLICT``), not one the rules hide."""
-    closest = _closest(evidence, t)
+    contradiction is a conflict the desk is shown (``Review.CONFLICT``), not one the rules hide.
+    ``closest``: ``_closest(evidence, t)`` when the caller has it already."""
+    closest = _closest(evidence, t) if closest is None else closest
     if not closest or i == closest[0]:
         return None
     near = evidence[closest[0]]

@@ -37,10 +37,10 @@ class Thresholds:
     contradict_top: int = 2  # how many of the most similar related sentences may contradict
     # When the most similar sentence leans to support the claim (entail >= ``lean_support``,
     # above its contradiction, below the support bar), a sentence ``lean_gap`` less similar
-    # may not contradict it:
-    # the sentence most about the claim agrees, and the far one's "contradiction" is the
-    # model talking about something else ("does not accept that third countries can decide
-    # on Ukraine's relationship with NATO" against "offering Russia a diplomatic path").
+    # may not contradict it: the sentence most about the claim agrees, and the far one's
+    # "contradiction" is the model talking about something else ("does not accept that third
+    # countries can decide on Ukraine's relationship with NATO" against "offering Russia a
+    # diplomatic path").
     lean_support: float = 0.3
     lean_gap: float = 0.15
     # Share of the claim's content words an official sentence must match (align.Aligner:
