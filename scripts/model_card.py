@@ -202,6 +202,13 @@ def main(argv=None) -> int:
         + (f", extra-data held-out {r['extra_val_accuracy']:.4f}" if r.get("extra_val_accuracy") else "")
         + (f"; loss weights {r['weights']}" if r.get("weights") else "")
         + f":\n   `{r['command']}`" for i, r in enumerate(chain, 1))
+    soup = train.get("averaged")
+    if soup:
+        other = (f"run {len(chain) - 1}, the run it continued from" if soup["with"] == "continued_from"
+                 else f"a model trained as `{soup['with'].get('command', soup['with'].get('base'))}`")
+        runs += (f"\n\nThe shipped weights are not run {len(chain)}'s own: they are the average "
+                 f"{1 - soup['weight']:g} × ({other}) + {soup['weight']:g} × run {len(chain)} "
+                 f"(weight averaging, a \"model soup\"; `scripts/average_nli.py`):\n   `{soup['command']}`")
     fields = {k: v for k, v in train.items() if k != "continued_from"}
     speed = ev["results"].get("speed")
     if speed:
@@ -211,18 +218,22 @@ def main(argv=None) -> int:
     digests = ", ".join(f"`{f.name}` `{hashlib.sha256(f.read_bytes()).hexdigest()}`"
                         for f in sorted(model.glob("*.safetensors")))
     packing_cost = ""
-    if config.get(PACKING_KEY) and "validation" in ev["results"]:
+    if config.get(PACKING_KEY) and "validation" in ev["results"] and not soup:
         packing_cost = (f"\nWhat packing costs: held-out validation accuracy {train['val_accuracy']:.4f} as trained "
                         f"(float32 weights, bfloat16 autocast; the training run's own measure) against "
                         f"{ev['results']['validation']['accuracy']:.4f} packed, on the same 3,000 pairs.\n")
     extra_text = ""
-    if train.get("extra_sha256"):
-        counts = ", ".join(f"{k} {v:,}" for k, v in train["extra_sources"].items())
-        extra_text = (f"\nThe generated extra file (`{Path(train['extra']).name}`, sha256 `{train['extra_sha256']}`, "
-                      f"kept outside git like all training data) holds {sum(train['extra_sources'].values()):,} "
-                      f"pairs: {counts}. `scripts/mix_cases.py` mixes such a file from the generators' outputs "
-                      "(all desk cases, a sample of the hard cases); rerun, the generators make a similar, not "
-                      "byte-identical, file, since they have been edited after it was made.\n")
+    for i, r in enumerate(chain, 1):
+        if not r.get("extra_sha256"):
+            continue
+        counts = ", ".join(f"{k} {v:,}" for k, v in r["extra_sources"].items())
+        extra_text += (f"\n{'Run ' + str(i) + chr(39) + 's' if len(chain) > 1 else 'The'} generated extra file "
+                       f"(`{Path(r['extra']).name}`, sha256 `{r['extra_sha256']}`, kept outside git like all "
+                       f"training data) holds {sum(r['extra_sources'].values()):,} pairs: {counts}.\n")
+    if extra_text:
+        extra_text += ("\n`scripts/mix_cases.py` mixes such a file from the generators' outputs (all desk cases, a "
+                       "sample of the hard cases); rerun, the generators make a similar, not byte-identical, file, "
+                       "since they have been edited after it was made.\n")
     card = CARD.format(name=model.name, packing_cost=packing_cost, extra_text=extra_text, base_text=base_text, format_text=format_text(model, config),
                        digests=digests, layers=config["num_hidden_layers"], rows="\n".join(rows),
                        confusions="\n".join(confusions), model_id=ev["model"], n_runs=len(chain), runs=runs,

@@ -15,6 +15,7 @@ from verify.util import text_hash
 from conftest import FakeNLI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import average_nli  # noqa: E402
 import package_nli  # noqa: E402
 
 PAIRS = [
@@ -266,6 +267,64 @@ def test_unknown_packing_is_a_model_error(tiny_nli, tmp_path):
     (out / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="unknown weight packing"):
         TransformersNLI(out)
+
+
+
+# --- averaged models: two fine-tunes of one lineage, weighted ---------------------------------
+
+def _continued(tiny_nli, folder, shift):
+    """A copy of ``tiny_nli`` with every float weight moved by ``shift``, recorded as a run
+    continued from it."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(tiny_nli, folder)
+    [weights] = folder.glob("*.safetensors")
+    state = {k: v + shift if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
+    save_file(state, str(weights), metadata={"format": "pt"})
+    (folder / "training.json").write_text(json.dumps({"command": "run 2", "continued_from": {"command": "run 1"}}))
+    return folder
+
+
+def test_averaged_model_is_the_weighted_mean_and_records_how_it_was_made(tiny_nli, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file
+
+    first = tmp_path / "first"
+    shutil.copytree(tiny_nli, first)
+    (first / "training.json").write_text(json.dumps({"command": "run 1"}))
+    second = _continued(tiny_nli, tmp_path / "second", 1.0)
+    out = tmp_path / "soup"
+    assert average_nli.main([str(first), str(second), "--weight", "0.3", "--out", str(out)]) == 0
+    [a] = first.glob("*.safetensors")
+    original, soup = load_file(str(a)), load_file(str(out / "model.safetensors"))
+    assert soup.keys() == original.keys()
+    for key in original:
+        assert float((soup[key] - original[key] - 0.3).abs().max()) < 1e-5, key
+    record = json.loads((out / "training.json").read_text())
+    assert record["command"] == "run 2"
+    assert record["averaged"]["weight"] == 0.3 and record["averaged"]["with"] == "continued_from"
+    assert "--weight 0.3" in record["averaged"]["command"]
+    # it loads and scores like any model directory, and packs
+    assert len(TransformersNLI(out).score(PAIRS)) == len(PAIRS)
+    assert package_nli.main([str(out), str(tmp_path / "packed")]) == 0
+
+
+def test_averaging_refuses_models_that_do_not_match(tiny_nli, tmp_path, capsys):
+    second = _continued(tiny_nli, tmp_path / "second", 0.5)
+    config = json.loads((second / "config.json").read_text())
+    config["id2label"] = {"0": "contradiction", "1": "neutral", "2": "entailment"}
+    (second / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "soup"
+    assert average_nli.main([str(tiny_nli), str(second), "--weight", "0.5", "--out", str(out)]) == 2
+    assert "label orders differ" in capsys.readouterr().err
+    assert not out.exists()
+    assert average_nli.main([str(tiny_nli), str(tiny_nli), "--weight", "1.0", "--out", str(out)]) == 2
+    package_nli.main([str(tiny_nli), str(tmp_path / "packed")])
+    assert average_nli.main([str(tiny_nli), str(tmp_path / "packed"), "--weight", "0.5", "--out", str(out)]) == 2
+    assert "packed model" in capsys.readouterr().err
 
 
 def test_shipped_models_by_short_name(monkeypatch, tmp_path):

@@ -170,7 +170,6 @@ def test_desk_dev_finds_most_contradictions(desk_dev):
     assert _recall(desk_dev, "contradictory") >= 0.60
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_YET + ": 12 of 18 (0.67)")
 def test_desk_dev_confirms_what_officials_said(desk_dev):
     assert _recall(desk_dev, "consistent") >= 0.70
 
