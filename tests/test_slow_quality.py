@@ -144,9 +144,9 @@ def test_every_written_probe_gets_the_label_an_editor_would_publish(seed_run, cl
 
 
 # --- desk_dev: 48 claims written against the seeds' official statements ---------------------
-# Nothing is fitted on it (the shipped calibration never saw it: test_calibrate.py), so it
-# judges the decision the way held-back sets do. The targets are those of the issue "The
-# checker abstains".
+# No calibration is fitted on it (the shipped one never saw it: test_calibrate.py); the
+# shipped NLI model's averaging weight was picked on it (README), so it is not held out for
+# the model. The targets are those of the issue "The checker abstains".
 
 @pytest.fixture(scope="module")
 def desk_dev(real_embedder):
