@@ -193,22 +193,29 @@ def main(argv=None) -> int:
         done, planned = r.get("steps_trained"), r.get("steps_planned")
         return f" (stopped at step {done:,} of {planned:,})" if done and planned and done < planned else ""
 
+    def averaged(i: int, r: dict) -> str:
+        """What an averaging after run ``i`` made of its weights ("" when none)."""
+        soup = r.get("averaged")
+        if not soup:
+            return ""
+        other = (f"run {i - 1}, the run it continued from" if soup["with"] == "continued_from"
+                 else f"a model trained as `{soup['with'].get('command', soup['with'].get('base'))}`")
+        what = (f"The shipped weights are not run {i}'s own: they are" if i == len(chain) else
+                f"Run {i + 1} started not from run {i}'s own weights but from")
+        return (f"\n\n   {what} the average {1 - soup['weight']:g} × ({other}) + {soup['weight']:g} × run {i} "
+                f"(weight averaging, a \"model soup\"; `scripts/average_nli.py`):\n   `{soup['command']}`\n")
+
     runs = "\n".join(
         f"{i}. {data(r)}, {r['epochs']} epochs{cut_short(r)}, batch {r['batch_size']}, lr {r['lr']}, "
         f"max length {r['max_length']}"
         + (f", bottom {r['freeze_layers']} layers and embeddings frozen" if r.get("freeze_layers") else "")
-        + f"{' (continued from run ' + str(i - 1) + ')' if i > 1 else ' (from the base model)'}; held-out accuracy "
+        + (f" (continued from {'the average after ' if chain[i - 2].get('averaged') else ''}run {i - 1})"
+           if i > 1 else " (from the base model)") + "; held-out accuracy "
         f"after it {r['val_accuracy']:.4f}"
         + (f", extra-data held-out {r['extra_val_accuracy']:.4f}" if r.get("extra_val_accuracy") else "")
         + (f"; loss weights {r['weights']}" if r.get("weights") else "")
-        + f":\n   `{r['command']}`" for i, r in enumerate(chain, 1))
+        + f":\n   `{r['command']}`" + averaged(i, r) for i, r in enumerate(chain, 1))
     soup = train.get("averaged")
-    if soup:
-        other = (f"run {len(chain) - 1}, the run it continued from" if soup["with"] == "continued_from"
-                 else f"a model trained as `{soup['with'].get('command', soup['with'].get('base'))}`")
-        runs += (f"\n\nThe shipped weights are not run {len(chain)}'s own: they are the average "
-                 f"{1 - soup['weight']:g} × ({other}) + {soup['weight']:g} × run {len(chain)} "
-                 f"(weight averaging, a \"model soup\"; `scripts/average_nli.py`):\n   `{soup['command']}`")
     fields = {k: v for k, v in train.items() if k != "continued_from"}
     speed = ev["results"].get("speed")
     if speed:

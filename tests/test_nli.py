@@ -16,6 +16,7 @@ from conftest import FakeNLI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import average_nli  # noqa: E402
+import model_card  # noqa: E402
 import package_nli  # noqa: E402
 
 PAIRS = [
@@ -325,6 +326,40 @@ def test_averaging_refuses_models_that_do_not_match(tiny_nli, tmp_path, capsys):
     package_nli.main([str(tiny_nli), str(tmp_path / "packed")])
     assert average_nli.main([str(tiny_nli), str(tmp_path / "packed"), "--weight", "0.5", "--out", str(out)]) == 2
     assert "packed model" in capsys.readouterr().err
+
+
+
+def test_model_card_tells_which_weights_were_averaged(tmp_path):
+    """A run continued from an average, itself an average of a continuation: the card says
+    each step, so the shipped weights can be traced back to the base model."""
+    import torch
+    from safetensors.torch import save_file
+
+    def run(n, **more):
+        return {"base": "all-mpnet-base-v2", "data": ["train_mix.jsonl"], "train_pairs": 100, "epochs": 1.0,
+                "batch_size": 16, "lr": 2e-05, "max_length": 128, "val_accuracy": 0.8, "val_pairs": 3000,
+                "seed": 13, "command": f"train run {n}", **more}
+
+    first = run(1)
+    second = run(2, continued_from=first, averaged={"weight": 0.3, "with": "continued_from", "command": "avg 1+2"})
+    third = run(3, continued_from=second)
+    model = tmp_path / "nli-test"
+    model.mkdir()
+    save_file({"w": torch.zeros(2)}, str(model / "model.safetensors"))
+    (model / "config.json").write_text(json.dumps({"architectures": ["MPNetForSequenceClassification"],
+                                                    "num_hidden_layers": 12}))
+    (model / "training.json").write_text(json.dumps(third))
+    confusion = {g: {"entailment": 1, "neutral": 0, "contradiction": 0} for g in ("entailment", "neutral", "contradiction")}
+    ev = {"model": "nli-test@abc", "results": {"validation": {"n": 3, "accuracy": 0.5, "macro_f1": 0.5,
+                                                                "contradiction_recall": 0.0, "confusion": confusion}}}
+    (tmp_path / "eval.json").write_text(json.dumps(ev))
+    assert model_card.main([str(tmp_path / "eval.json"), "--model", str(model)]) == 0
+    card = (model / "README.md").read_text()
+    assert ("Run 3 started not from run 2's own weights but from the average 0.7 × (run 1, the run it continued "
+            "from) + 0.3 × run 2") in card
+    assert "(continued from the average after run 2)" in card and "(continued from run 1)" in card
+    assert "The shipped weights are" not in card  # run 3 itself was not averaged
+    assert "`avg 1+2`" in card
 
 
 def test_shipped_models_by_short_name(monkeypatch, tmp_path):
