@@ -226,11 +226,12 @@ def reversed_against(e: Evidence, t: Thresholds) -> bool:
 def may_contradict(evidence: list[Evidence], t: Thresholds) -> list[int]:
     """Indices of the evidence whose contradiction counts: the ``contradict_top`` most similar
     counted related ones, less those the nearest outweighs (``outweighed``)."""
-    closest = _closest(evidence, t)
+    closest = closest_related(evidence, t)
     return [i for i in closest if not outweighed(evidence, i, t, closest)]
 
 
-def _closest(evidence: list[Evidence], t: Thresholds) -> list[int]:
+def closest_related(evidence: list[Evidence], t: Thresholds) -> list[int]:
+    """Indices of the ``contradict_top`` most similar counted related sentences, nearest first."""
     related = [(i, e) for i, e in enumerate(evidence) if e.similarity >= t.related and e.counted]
     return [i for i, _ in sorted(related, key=lambda ie: (-ie[1].similarity, ie[0]))[:max(1, t.contradict_top)]]
 
@@ -242,8 +243,8 @@ def outweighed(evidence: list[Evidence], i: int, t: Thresholds, closest: list[in
 
     A nearest sentence that does support the claim outweighs nothing: support against a
     contradiction is a conflict the desk is shown (``Review.CONFLICT``), not one the rules hide.
-    ``closest``: ``_closest(evidence, t)`` when the caller has it already."""
-    closest = _closest(evidence, t) if closest is None else closest
+    ``closest``: ``closest_related(evidence, t)`` when the caller has it already."""
+    closest = closest_related(evidence, t) if closest is None else closest
     if not closest or i == closest[0]:
         return None
     near = evidence[closest[0]]

@@ -11,7 +11,7 @@ from verify import __version__, loading
 from verify.errors import CorpusError, InputError
 from verify.pipeline.claims import is_check_worthy, split_frame, validate_claim_text
 from verify.pipeline.retrieve import CONTEXT, relation  # noqa: F401  (relation: part of check's API)
-from verify.pipeline.verdict import Evidence, Thresholds, Unit, Verdict, decide, may_contradict, outweighed, shortfall
+from verify.pipeline.verdict import Evidence, Thresholds, Unit, Verdict, decide, shortfalls
 from verify.store.corpus import Corpus
 
 DEFAULT_K = 5
@@ -54,10 +54,11 @@ class ClaimResult:
     def to_dict(self) -> dict:
         from verify.pipeline.language import CROSS_LINGUAL_WHY_NOT, ENGLISH, text_language
 
-        counted = may_contradict(self.evidence, self.thresholds)
         # The language the claim was checked in (Checker.score_claims sets it on the verdict).
         language = self.verdict.language or text_language(self.text)
         crossed = language != ENGLISH
+        novel = self.verdict.label == "novel"
+        why_not = shortfalls(self.evidence, self.thresholds, self.nli) if novel and not crossed else []
         return {
             "claim_id": self.claim_id, "text": self.text, "language": language, "document_id": self.document_id,
             "start": self.start, "end": self.end, "label": self.verdict.label, "score": self.verdict.score,
@@ -69,10 +70,8 @@ class ClaimResult:
             "probabilities": self.verdict.probabilities,
             "flags": self.verdict.flags, "quotes": self.verdict.quotes,
             "review": ({k: self.review[k] for k in ("label", "note", "by", "at")} if self.review else None),
-            "evidence": [evidence_dict(e) | ({"why_not": CROSS_LINGUAL_WHY_NOT if crossed
-                                              else shortfall(e, self.thresholds, self.nli, i in counted,
-                                                             outweighed(self.evidence, i, self.thresholds))}
-                                             if self.verdict.label == "novel" else {})
+            "evidence": [evidence_dict(e) | ({"why_not": CROSS_LINGUAL_WHY_NOT if crossed else why_not[i]}
+                                             if novel else {})
                          for i, e in enumerate(self.evidence)],
         }
 
@@ -575,12 +574,10 @@ def _annotate(evidence: list[Evidence], claim: dict, label: str, manifest: dict,
             if e.counted and t.forced_mismatch:
                 e.forced = forced_mismatches([proposition, *clauses(proposition)],
                                              [e.sentence["text"], *clauses(e.sentence["text"])])
-    counted = may_contradict(evidence, t)
     nli = manifest.get("nli_model") is not None
     if (needs_review or "").startswith("cross-lingual"):
         from verify.pipeline.language import CROSS_LINGUAL_WHY_NOT
 
         return [evidence_dict(e) | {"why_not": CROSS_LINGUAL_WHY_NOT} for e in evidence]
-    return [evidence_dict(e) | {"why_not": shortfall(e, t, nli, i in counted, outweighed(evidence, i, t))
-                                 if label == "novel" else None}
-            for i, e in enumerate(evidence)]
+    why_not = shortfalls(evidence, t, nli) if label == "novel" else [None] * len(evidence)
+    return [evidence_dict(e) | {"why_not": w} for e, w in zip(evidence, why_not)]

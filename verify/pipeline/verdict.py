@@ -53,6 +53,7 @@ from verify.pipeline.assess import (  # noqa: F401  (Evidence, Unit, may_contrad
     Unit,
     against_score,
     assess,
+    closest_related,
     may_contradict,
     negation_echo,
     outweighed,
@@ -326,6 +327,13 @@ def review_words(a: Assessment, d: Decision, t: Thresholds) -> str | None:
             _, i, p = a.other_side
             return f"{cite(ev[i])} (not the official side) supports it, p={p:.2f}"
     raise ValueError(f"no words for review code {d.review!r}")
+
+
+def shortfalls(evidence: list[Evidence], t: Thresholds, nli: bool) -> list[str]:
+    """``shortfall`` of each sentence of ``evidence``, in order; which may contradict and which
+    the nearest outweighs are worked out once for the whole list."""
+    counted, closest = set(may_contradict(evidence, t)), closest_related(evidence, t)
+    return [shortfall(e, t, nli, i in counted, outweighed(evidence, i, t, closest)) for i, e in enumerate(evidence)]
 
 
 def shortfall(e: Evidence, t: Thresholds, nli: bool, counts_against: bool = True,
