@@ -28,11 +28,23 @@ import shutil
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from verify.pipeline.nli import PACKING_KEY  # noqa: E402
+
 COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
 class AverageError(Exception):
     """The two models cannot be averaged."""
+
+
+def _config(folder: Path) -> dict:
+    config = json.loads((folder / "config.json").read_text())
+    if config.get(PACKING_KEY):
+        raise AverageError(f"{folder}: a packed model; average the float32 models it was packed from")
+    return config
 
 
 def _weights(folder: Path) -> dict:
@@ -41,9 +53,6 @@ def _weights(folder: Path) -> dict:
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise AverageError(f"{folder}: no safetensors weights")
-    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
-    if config.get("verify_packing"):
-        raise AverageError(f"{folder}: a packed model; average the float32 models it was packed from")
     state = {}
     for f in files:
         state.update(load_file(str(f)))
@@ -61,7 +70,7 @@ def average(first: Path, second: Path, weight: float, out: Path, command: str = 
 
     if not 0 < weight < 1:
         raise AverageError(f"--weight {weight}: must lie strictly between 0 and 1")
-    labels = [json.loads((f / "config.json").read_text()).get("id2label") for f in (first, second)]
+    labels = [_config(f).get("id2label") for f in (first, second)]
     if labels[0] != labels[1]:
         raise AverageError(f"label orders differ: {labels[0]} / {labels[1]}")
     a, b = _weights(first), _weights(second)

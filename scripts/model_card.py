@@ -234,7 +234,8 @@ def main(argv=None) -> int:
         if not r.get("extra_sha256"):
             continue
         counts = ", ".join(f"{k} {v:,}" for k, v in r["extra_sources"].items())
-        extra_text += (f"\n{'Run ' + str(i) + chr(39) + 's' if len(chain) > 1 else 'The'} generated extra file "
+        whose = f"Run {i}'s" if len(chain) > 1 else "The"
+        extra_text += (f"\n{whose} generated extra file "
                        f"(`{Path(r['extra']).name}`, sha256 `{r['extra_sha256']}`, kept outside git like all "
                        f"training data) holds {sum(r['extra_sources'].values()):,} pairs: {counts}.\n")
     if extra_text:
