@@ -269,7 +269,7 @@ def _part_of_longer_name(text: str, start: int, end: int, *, followed: bool = Tr
     if before.group(1).lower() in _not_name_words():
         return False
     sentence_start = not text[:before.start(1)].strip()
-    return not sentence_start or not _english_word(before.group(1))
+    return not sentence_start or not english_word(before.group(1))
 
 
 @lru_cache(maxsize=1)
@@ -282,7 +282,7 @@ def _not_name_words() -> frozenset[str]:
     return frozenset(STOP_WORDS) | {d.lower() for d in calendar.day_name} | {m.lower() for m in calendar.month_name if m}
 
 
-def _english_word(word: str) -> bool:
+def english_word(word: str) -> bool:
     """Whether lemminflect knows ``word`` as an English word ("Island", "Reunion")."""
     from lemminflect import getAllLemmas
 
@@ -320,7 +320,7 @@ def _default() -> Aliases:
             # Two- and three-letter codes are words too ("IN", "IT", "AND"), and so are some
             # native names ("Island" for Iceland, "Tabarka Island"); the short forms a
             # newsroom writes are in the data file.
-            if len(alt) > 3 and alt.isascii() and "," not in alt and not _english_word(alt):
+            if len(alt) > 3 and alt.isascii() and "," not in alt and not english_word(alt):
                 add(alt, entity, "short form")
         demonym = info.get("demonym")
         if demonym and demonym.isascii():

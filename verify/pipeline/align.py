@@ -84,14 +84,14 @@ def names(text: str) -> frozenset[str]:
     organisation the alias table knows ("China", "Turkey", "NATO"), or a capitalised word
     after the first that lemminflect does not know as English ("Ukraine", "Blinken"). The
     first word is capitalised anyway: "Evaluators had to..." names nobody."""
-    from verify.pipeline.aliases import Aliases, _english_word
+    from verify.pipeline.aliases import Aliases, english_word
 
     known = {e.lower() for e in Aliases.default().entities(text)}
     out = set()
     for i, run in enumerate(_WORD.finditer(text)):
         word = re.sub(r"['’]s$", "", run.group(0))
         low = word.lower()
-        if low in known or (i and word[:1].isupper() and low not in STOPWORDS and not _english_word(word)):
+        if low in known or (i and word[:1].isupper() and low not in STOPWORDS and not english_word(word)):
             out.add(low)
     return frozenset(out)
 
