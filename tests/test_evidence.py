@@ -129,6 +129,30 @@ def test_a_number_on_one_side_only_is_no_mismatch():
     assert "number" not in kinds(mismatches("They sent 10,000 troops.", "They sent troops."))
 
 
+def test_none_of_a_thing_the_other_side_counts_is_a_number_mismatch():
+    official = "Only one OSCE country has invaded two of its neighbors, and that is Russia."
+    assert Mismatch("number", "No OSCE", "one OSCE") in mismatches("No OSCE country has invaded its neighbours.", official)
+    # either side may say none, and digits count as words do
+    assert Mismatch("number", "100,000 troops", "no troops") in mismatches(
+        "Russia has 100,000 troops near Ukraine.", "Russia has no troops near Ukraine.")
+    assert mismatches("There are no new proposals.", "The US made two new proposals.")[0] == \
+        Mismatch("number", "no new proposals", "two new proposals")
+
+
+def test_none_is_no_mismatch_with_a_count_of_something_else():
+    assert "number" not in kinds(mismatches("NATO has no plans to deploy.", "NATO will deploy two brigades."))
+    assert "number" not in kinds(mismatches("There are no new troops.", "There are two new brigades."))
+    # "no one", "no longer", "no more than" are not counts of none
+    assert "number" not in kinds(mismatches("No one saw three ships.", "One officer saw three ships."))
+    assert "number" not in kinds(mismatches("No more than 5 ships came.", "5 ships came."))
+    assert "number" not in kinds(mismatches("It is no longer two talks.", "There are two talks."))
+    # the thing counted is said differently ("votes against" / "votes in favour"), or the
+    # other sentence says none of something itself
+    claim = "The resolution was adopted with no votes against."
+    assert "number" not in kinds(mismatches(claim, "It was adopted with 20 votes in favour and 12 abstentions."))
+    assert "number" not in kinds(mismatches(claim, "It was adopted with 13 votes in favour, none against."))
+
+
 def test_date_mismatch_of_the_same_kind():
     assert mismatches("The talks happened on January 26.", "The talks happened on January 27.") == \
         [Mismatch("date", "January 26", "January 27")]
@@ -393,6 +417,11 @@ def test_forced_mismatches_need_the_rest_of_the_claim_in_the_official_sentence()
     # polarity is for the NLI model to judge, never forced
     assert forced_mismatches(["Washington will release the document."],
                              ["Washington will not release the document."]) == []
+    # "no" against a count of the same thing forces; against a count of something else it cannot
+    official = "Only one OSCE country has invaded two of its neighbors and stationed forces on the territory of others."
+    assert [(m.kind, m.claim, m.official) for m in forced_mismatches(
+        ["No OSCE country has invaded its neighbours."], [official])] == [("number", "No OSCE", "one OSCE")]
+    assert forced_mismatches(["No country has stationed troops abroad."], [official]) == []
     # a clause of a long official sentence can carry the mismatch
     assert forced_mismatches(["The talks began on January 26."],
                              ["The talks began on January 14.", "The talks began on January 14."])[0].kind == "date"

@@ -3,6 +3,8 @@
 A small NLI model often misses "10,000 troops" vs "100,000 troops" or "will" vs "will
 not" on otherwise identical sentences. These checks are cheap, exact and explainable:
 each mismatch is shown side by side ("claim: 10,000 troops / official: 100,000 troops").
+"No" is a number too, of the thing it qualifies: "no OSCE country" against "one OSCE
+country" (``none_against_count``).
 Named entities (people, places, organisations) come from spaCy's small English model,
 loaded on first use and only for sentences that contain a capitalised name.
 """
@@ -124,6 +126,13 @@ def numbers(text: str) -> dict[float, str]:
     """Exact quantities in ``text`` (years excluded: they are dates; "more than N" is not exact),
     value -> as written."""
     out = {q.low: q.written for q in quantities(text) if q.exact}
+    for value, written, _, _ in _word_numbers(text):
+        out.setdefault(value, written)
+    return out
+
+
+def _word_numbers(text: str):
+    """(value, as written, start, end) of each number written in words: "two brigades"."""
     text = _DATE.sub(lambda m: " " * len(m.group(0)), text)  # "January 26" is a date, not a count
     text = _NUM.sub(lambda m: " " * len(m.group(0)), text)  # "5 thousand": "thousand" is its scale
     for m in _WORDNUM.finditer(text):
@@ -132,8 +141,50 @@ def numbers(text: str) -> dict[float, str]:
         value = float(_WORD_NUMBERS[m.group(1).lower()])
         if m.group(2):
             value *= 100 if m.group(2).lower() == "hundred" else _SCALE[m.group(2).lower()]
-        out.setdefault(value, m.group(0))
-    return out
+        yield value, m.group(0), m.start(), m.end(2) if m.group(2) else m.end(1)
+
+
+# "No OSCE country has invaded" against "only one OSCE country has invaded": "no" counts too,
+# zero, but only of the very thing the other sentence counts, said the same way: the counted
+# word and the word after it must match ("no votes against" says nothing against "13 votes
+# in favour"; "no plans" nothing against "two brigades"). Not "no one", "no longer", "no
+# more than 5", "no doubt"; and not against a sentence that says "no" or "none" itself.
+_NONE = re.compile(r"\bno(?=\s+[a-z])(?!\s+(?:one|longer|more|fewer|less|later|earlier|sooner|doubt|matter)\b)",
+                   re.I)
+_ZERO = re.compile(r"\b(?:no|none)\b", re.I)
+_COUNTED = re.compile(r"\s+([a-z][a-z\-]+)(?:\s+([a-z][a-z\-]+))?(?:\s+([a-z][a-z\-]+))?", re.I)
+_MODIFIERS = frozenset("new other further additional more single such major real serious".split())
+
+
+def _counted(text: str, start: int, end: int) -> tuple[tuple[str, ...], str] | None:
+    """What the number (or "no") at ``text[start:end]`` counts: the stems of the counted word
+    and the word after it, past a modifier ("two new brigades left": brigade, left), and
+    the count as written ("two new brigades")."""
+    m = _COUNTED.match(text, end)
+    if m is None:
+        return None
+    words = [(w or "").lower() for w in m.groups()]
+    skip = 1 if words[0] in _MODIFIERS and words[1] else 0
+    stems = tuple(_stem(w) for w in words[skip:skip + 2] if w)
+    return stems, text[start:m.end(skip + 1)]
+
+
+def none_against_count(none_side: str, count_side: str) -> tuple[str, str] | None:
+    """("no X", "N X") when one text says there is no X and the other counts some X (the
+    thing counted and the word after it compared by stem); None otherwise."""
+    if _ZERO.search(count_side):
+        return None
+    spans = [(q.start, q.end) for q in quantities(count_side) if q.exact and q.low > 0]
+    spans += [(start, end) for value, _, start, end in _word_numbers(count_side) if value > 0]
+    counted = [c for start, end in spans if (c := _counted(count_side, start, end))]
+    for m in _NONE.finditer(none_side):
+        none = _counted(none_side, m.start(), m.end())
+        if none is None:
+            continue
+        for stems, written in counted:
+            if stems[0] == none[0][0] and (len(stems) == 1 or len(none[0]) == 1 or stems[1] == none[0][1]):
+                return none[1], written
+    return None
 
 
 def fill_bounds(claim: str, official: str) -> str:
@@ -416,6 +467,10 @@ def mismatches(claim: str, official: str, entity_subject: float = Thresholds.ent
     cn, on = numbers(claim), numbers(official)
     if cn and on and not set(cn) & set(on):
         out.append(Mismatch("number", ", ".join(cn.values()), ", ".join(on.values())))
+    elif none := none_against_count(claim, official):
+        out.append(Mismatch("number", *none))
+    elif none := none_against_count(official, claim):
+        out.append(Mismatch("number", none[1], none[0]))
     cd, od = dates(claim), dates(official)
     # "January 26" vs "2022" is not a disagreement: compare days with days, years with years.
     c_days, o_days = [k for k in cd if not k[0].isdigit()], [k for k in od if not k[0].isdigit()]
