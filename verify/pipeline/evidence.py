@@ -172,18 +172,16 @@ def _counted(text: str, start: int, end: int) -> tuple[tuple[str, ...], str] | N
 def none_against_count(none_side: str, count_side: str) -> tuple[str, str] | None:
     """("no X", "N X") when one text says there is no X and the other counts some X (the
     thing counted and the word after it compared by stem); None otherwise."""
-    if _ZERO.search(count_side):
-        return None
+    nones = [c for m in _NONE.finditer(none_side) if (c := _counted(none_side, m.start(), m.end()))]
+    if not nones or _ZERO.search(count_side):
+        return None  # most pairs: no "no", so the other side's numbers are not read again
     spans = [(q.start, q.end) for q in quantities(count_side) if q.exact and q.low > 0]
     spans += [(start, end) for value, _, start, end in _word_numbers(count_side) if value > 0]
     counted = [c for start, end in spans if (c := _counted(count_side, start, end))]
-    for m in _NONE.finditer(none_side):
-        none = _counted(none_side, m.start(), m.end())
-        if none is None:
-            continue
+    for none_stems, none_written in nones:
         for stems, written in counted:
-            if stems[0] == none[0][0] and (len(stems) == 1 or len(none[0]) == 1 or stems[1] == none[0][1]):
-                return none[1], written
+            if stems[0] == none_stems[0] and (len(stems) == 1 or len(none_stems) == 1 or stems[1] == none_stems[1]):
+                return none_written, written
     return None
 
 
