@@ -10,6 +10,7 @@ from verify.pipeline.evidence import (
     entities,
     entity_mismatches,
     fill_bounds,
+    meets,
     mismatches,
     negated,
     normalise,
@@ -17,6 +18,7 @@ from verify.pipeline.evidence import (
     quantities,
     quote_match,
     quotes,
+    whens,
 )
 
 
@@ -369,6 +371,79 @@ def test_dates_after_a_bound_are_not_exact():
     assert any(m.kind == "date" for m in mismatches("The team won the cup in 2014.", "The team won the cup in 2006."))
 
 
+def test_a_year_is_never_read_as_a_day():
+    assert dates("Work began in January 2016.") == {"2016": "2016"}
+    assert dates("They met on May 20, 2021.") == {"may 20 2021": "May 20, 2021"}
+    assert dates("The 5 mayors met.") == {}
+
+
+def test_whens_read_the_bound_of_a_date():
+    before, by, after, plain = whens("before 2017, by March 5, after 12 May 2020 and on 26 January")
+    assert (before.bound, before.year, before.month) == ("lt", 2017, None)
+    assert (by.bound, by.month, by.day, by.year) == ("le", 3, 5, None)
+    assert (after.bound, after.year, after.written) == ("gt", 2020, "12 May 2020")
+    assert plain.bound is None and plain.written == "26 January"
+    assert whens("in force until 2030 and since March 3") == []  # spans of time, not dates of events
+
+
+@pytest.mark.parametrize("bound, date, expected", [
+    ("before 2017", "in January 2016", True),
+    ("before 2008", "on 14 February 2008", False),
+    ("after 2005", "in 2006", True),
+    ("after 2005", "in 2005", False),
+    ("by April 4", "on April 4", True),
+    ("by April 4", "on April 5", False),
+    ("before December 27, 2018", "as of December 26", True),  # the day takes the bound's year
+    ("before March 5, 2016", "in 2016", None),  # a year against a day within it
+    ("before 2017", "on January 26", None),  # a day with no year against a year
+])
+def test_a_date_meets_a_bound_or_breaks_it_or_cannot_say(bound, date, expected):
+    [b], [d] = whens(bound), whens(date)
+    assert meets(b, d) is expected
+
+
+def test_a_date_bound_the_official_sentence_meets_is_written_as_its_date():
+    official = "The theme was released on 13 May 2016. The band began work on the album in January 2016."
+    assert fill_bounds("The band started the album before 2017.", official) == "The band started the album in 2016."
+    official = "As of December 26, 2018, the film has grossed $ 102.3 million worldwide."
+    assert (fill_bounds("The film grossed less than $ 102.5 million before December 27, 2018.", official)
+            == "The film grossed $ 102.3 million as of December 26, 2018.")
+    # of several days, the one among the claim's words
+    official = "The talks opened on January 10, and the reply was delivered on January 26."
+    assert fill_bounds("The reply was delivered by January 31.", official) == "The reply was delivered on January 26."
+    # a sentence with one date that meets the bound and one that breaks it is left to NLI
+    claim = "The reply was delivered by January 20."
+    assert fill_bounds(claim, official) == claim
+    assert not [m for m in mismatches(claim, official) if m.kind == "date"]
+    # a bound the sentence breaks stays, and is a date mismatch
+    claim = "She retired before 2008."
+    assert fill_bounds(claim, "She retired on 14 February 2008.") == claim
+    [m] = [m for m in mismatches(claim, "She retired on 14 February 2008.") if m.kind == "date"]
+    assert (m.claim, m.official) == ("before 2008", "14 February 2008")
+
+
+def test_a_date_bound_is_no_mismatch_when_any_date_meets_it_or_none_compares():
+    assert not [m for m in mismatches("England held the trophy before 2013.", "England won it in 2011 and 2013.")
+                if m.kind == "date"]
+    assert not [m for m in mismatches("The deal was signed after 2015.", "The deal was signed on March 3.")
+                if m.kind == "date"]
+    assert not [m for m in mismatches("The treaty is in force until 2030.", "The treaty was signed in 2031.")
+                if m.kind == "date"]
+
+
+def test_a_number_bound_no_official_number_of_the_same_thing_meets_is_a_mismatch():
+    [m] = [m for m in mismatches("NATO will send more than 10,000 troops.", "NATO will send 5,000 troops.")
+           if m.kind == "number"]
+    assert (m.claim, m.official) == ("more than 10,000", "5,000 troops")
+    def number_kinds(claim, official):
+        return [m for m in mismatches(claim, official) if m.kind == "number"]
+    # met by one of the sentence's numbers, of another thing, or by an overlapping bound: no mismatch
+    assert not number_kinds("It sold more than 18 million records.", "It sold 20 million records and 3 million records.")
+    assert not number_kinds("NATO will send more than 10,000 troops.", "NATO will send 5,000 tanks.")
+    assert not number_kinds("Fewer than 4,800 deaths were recorded.", "More than 4,700 deaths were recorded.")
+    assert number_kinds("Fewer than 4,800 deaths were recorded.", "More than 4,900 deaths were recorded.")
+
+
 def test_a_name_written_in_the_official_sentence_is_not_missing_from_it():
     # the small model tags "Jones" in the claim but not in the official sentence
     claim = "Jones attended his father's 60th birthday party in 2001."
@@ -384,6 +459,8 @@ def test_quantities_read_bounds_and_what_they_count():
     assert (pct.high, pct.high_open, pct.unit) == (55, True, "%")
     assert (money.low, money.low_open, money.unit) == (3.5e9, False, "$")
     assert quantities("nearly 100 ships") == []  # an approximation, not a bound
+    [most], [least] = quantities("no more than 5 ships"), quantities("not fewer than 5 ships")
+    assert (most.low, most.high, least.low, least.high) == (float("-inf"), 5, 5, float("inf"))
     [exact] = quantities("2,013 deaths")
     assert exact.exact and exact.within(more) is False and exact.within(quantities("fewer than 2,015 deaths")[0])
 
@@ -398,6 +475,17 @@ def test_a_bound_the_official_sentence_meets_is_written_as_its_number():
     # "approximately 100,000" is exact; "more than 100,000" is not met by it
     claim = "More than 100,000 soldiers are on the border."
     assert fill_bounds(claim, "Approximately 100,000 soldiers are on the border.") == claim
+    # a bound within the claim's is written with its bound; an exact number is preferred to it
+    assert fill_bounds("It sold more than 18 million records.", "Sales of over 20 million records.") == \
+        "It sold over 20 million records."
+    assert fill_bounds("It sold more than 18 million records.", "Over 20 million records, 19 million records.") == \
+        "It sold 19 million records."
+    assert fill_bounds("It sold more than 18 million records.", "Under 20 million records.") == \
+        "It sold more than 18 million records."
+    # a sentence with a number of that unit that breaks the bound leaves it to NLI
+    official = "It grossed $ 74.8 million at home and $ 18.6 million abroad, a worldwide total of $ 93.4 million."
+    assert fill_bounds("It earned less than $ 93.25 million worldwide.", official) == \
+        "It earned less than $ 93.25 million worldwide."
 
 
 def test_same_subject_is_the_share_of_the_claims_words_in_the_official_sentence():

@@ -5,6 +5,10 @@ not" on otherwise identical sentences. These checks are cheap, exact and explain
 each mismatch is shown side by side ("claim: 10,000 troops / official: 100,000 troops").
 "No" is a number too, of the thing it qualifies: "no OSCE country" against "one OSCE
 country" (``none_against_count``).
+A bound is a range, of numbers ("more than 18 million") or of dates ("before 2017"): one the
+official sentence meets is written as the official's value before NLI (``fill_bounds``), and
+a bound that no official number or date meets is a mismatch (``number_bound_mismatch``,
+``date_bound_mismatch``).
 Named entities (people, places, organisations) come from spaCy's small English model,
 loaded on first use and only for sentences that contain a capitalised name.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
 from verify.pipeline.thresholds import Thresholds
 
@@ -25,9 +30,10 @@ _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(thousand|
 _WORDNUM = re.compile(r"\b(" + "|".join(_WORD_NUMBERS) + r")(?:\s+(hundred|thousand|million|billion|trillion))?"
                       r"\s+([a-z][a-z\-]+)", re.I)
 _MONTHS = ("january february march april may june july august september october november december").split()
-_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
+# The day is never the first digits of a year ("January 2016" is 2016, not January 20).
+_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?!\d)(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
                    r"|\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
-                   + "|".join(_MONTHS) + r")(?:\s+(\d{4}))?|\b(19\d\d|20\d\d)\b", re.I)
+                   + "|".join(_MONTHS) + r")\b(?:\s+(\d{4}))?|\b(19\d\d|20\d\d)\b", re.I)
 _NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|can't|won't|"
                        r"n't|refuse[sd]?|refusing|reject(?:s|ed)?|rule[sd]? out|deny|denie[sd]|"
                        r"declin(?:e|es|ed|ing))\b|n't\b",
@@ -49,13 +55,17 @@ class Mismatch:
 # is not an exact quantity, so it is never a mismatch. Bounds by direction (``Quantity``);
 # "nearly" and "almost" approximate: neither exact nor a bound. A currency sign may stand
 # between: "less than $ 102.5 million".
-_BOUNDS = {"gt": "more than|greater than|higher than|over|above|exceeding|upwards of", "ge": "at least|as many as",
-           "lt": "less than|fewer than|lower than|under|below", "le": "at most|up to|as few as"}
+_BOUNDS = {"gt": "more than|greater than|higher than|over|above|exceeding|upwards of",
+           "ge": "at least|as many as|no (?:fewer|less) than|not (?:fewer|less) than",
+           "lt": "less than|fewer than|lower than|under|below", "le": "at most|up to|as few as|no more than|not more than"}
 _BEFORE_NUMBER = r")\s*(?:[$€£¥]\s*)?$"
 _BOUND = re.compile(r"\b(?:" + "|".join([*_BOUNDS.values(), "nearly|almost"]) + _BEFORE_NUMBER, re.I)
 _BOUND_KIND = re.compile(r"\b(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _BOUNDS.items()) + _BEFORE_NUMBER, re.I)
 # "before December 27, 2018" agrees with "December 26": a date after a bound is not an exact date.
-_DATE_BOUND = re.compile(r"\b(?:before|after|by|until|till|since|prior to|earlier than|later than)\s*$", re.I)
+# Bounds by direction (``When``); "until", "till" and "since" bound a span of time, not the
+# date of an event, so they are neither exact nor compared.
+_DATE_BOUND = re.compile(r"\b(?:(?P<lt>before|prior to|earlier than)|(?P<gt>after|later than)|(?P<le>by)|"
+                         r"until|till|since)\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -188,25 +198,54 @@ def none_against_count(none_side: str, count_side: str) -> tuple[str, str] | Non
 def fill_bounds(claim: str, official: str) -> str:
     """The claim with each bound the official sentence meets written as the official number:
     "grossed less than $ 31 million" against "a total of $ 30.1 million" reads "grossed $ 30.1
-    million".
+    million". A bound within the claim's is written with its bound: "sold more than 18 million
+    records" against "sales of over 20 million records" reads "sold over 20 million records".
 
     NLI models compare numbers badly: they read "less than $ 31 million" against "$ 30.1
     million" as a contradiction. The filled claim says more than the claim (30.1 is less
     than 31), so a sentence that entails it entails the claim; the number itself is checked
-    here, exactly. Of several numbers that meet a bound, the closest to it is written.
+    here, exactly. Of several numbers that meet a bound, the closest to it is written; none
+    is when another number of the same unit breaks it.
+    Dates likewise: "started before 2017" against "began in January 2016" reads "started in
+    2016" (``meets``).
     """
-    theirs = [q for q in quantities(official) if q.exact and q.unit]
+    claim = _fill_dates(claim, official)
+    theirs = [q for q in quantities(official) if q.unit]
     out, last = [], 0
+
+    def value(q: Quantity) -> float:
+        return q.low if q.low != float("-inf") else q.high
+
     for q in quantities(claim):
         if q.exact or not q.unit:
             continue
-        meets = [o for o in theirs if o.unit == q.unit and o.within(q)]
-        if not meets:
+        same = [o for o in theirs if o.unit == q.unit]
+        met = [o for o in same if o.within(q)]
+        # When the sentence also has a number of that unit that breaks the bound, which one
+        # the claim means is for NLI to read: "earned less than $ 93.25 million worldwide"
+        # against "$ 74.8 million at home, ... a worldwide total of $ 93.4 million".
+        if not met or len(met) < len(same):
             continue
-        best = min(meets, key=lambda o: abs(o.low - (q.low if q.low != float("-inf") else q.high)))
+        best = min(met, key=lambda o: (not o.exact, abs(value(o) - value(q))))
         out += [claim[last:q.start], official[best.start:best.end]]
         last = q.end
     return "".join(out) + claim[last:] if out else claim
+
+
+def number_bound_mismatch(claim: str, official: str) -> Mismatch | None:
+    """A bound of the claim that no number of the same thing in the official sentence meets,
+    where the sentence gives one: "sold more than 160,000 copies" against "has sold 159,500
+    copies"."""
+    theirs = [q for q in quantities(official) if q.unit]
+    for q in quantities(claim):
+        same = [o for o in theirs if o.unit == q.unit]
+        if q.exact or not same or any(o.within(q) for o in same):
+            continue
+        # Two bounds that overlap ("more than 4,700" against "fewer than 4,800") do not disagree.
+        if any(not o.exact and max(o.low, q.low) < min(o.high, q.high) for o in same):
+            continue
+        return Mismatch("number", claim[q.start:q.end], ", ".join(o.written for o in same))
+    return None
 
 
 def dates(text: str) -> dict[str, str]:
@@ -230,6 +269,123 @@ def _same_day(a: str, b: str) -> bool:
     """"january 26" agrees with "january 26 2022"; "january 26 2022" not with "january 26 2023"."""
     (am, ad, *ay), (bm, bd, *by) = a.split(), b.split()
     return (am, ad) == (bm, bd) and (not ay or not by or ay == by)
+
+
+@dataclass(frozen=True)
+class When:
+    """A date as written: a day ("January 26", with or without its year) or a year, exact or
+    after a bound ("before 2017": ``bound`` "lt"; "after": "gt"; "by": "le"). ``start``/``end``
+    span the bound and the date; ``written`` is the date alone, as the text has it."""
+
+    year: int | None
+    month: int | None
+    day: int | None
+    bound: str | None
+    start: int
+    end: int
+    written: str
+
+
+def whens(text: str) -> list[When]:
+    """Every date in ``text`` with its bound, if any; dates after "until", "till" or "since" left out."""
+    out = []
+    for m in _DATE.finditer(text):
+        found = _DATE_BOUND.search(text[:m.start()])
+        bound = next((k for k, v in found.groupdict().items() if v), "span") if found else None
+        if bound == "span":
+            continue
+        if m.group(1):
+            month, day, year = _MONTHS.index(m.group(1).lower()) + 1, int(m.group(2)), m.group(3)
+        elif m.group(5):
+            month, day, year = _MONTHS.index(m.group(5).lower()) + 1, int(m.group(4)), m.group(6)
+        else:
+            month, day, year = None, None, m.group(7)
+        out.append(When(int(year) if year else None, month, day, bound, found.start() if found else m.start(),
+                        m.end(), m.group(0)))
+    return out
+
+
+def _days(w: When, year: int) -> tuple[date, date] | None:
+    """The first and last day ``w`` may mean, in ``year`` when it names none; None if no such day."""
+    y = w.year or year
+    try:
+        return (date(y, 1, 1), date(y, 12, 31)) if w.month is None else (date(y, w.month, w.day),) * 2
+    except ValueError:  # "February 30"
+        return None
+
+
+def meets(bound: When, exact: When) -> bool | None:
+    """Whether the date ``exact`` falls within ``bound`` ("January 2016" within "before 2017"):
+    True, False, or None when they cannot be compared (a day with no year against a year, or
+    a year against a bound on a day within it)."""
+    if (bound.month is None) != (exact.month is None) and (bound.year is None or exact.year is None):
+        return None
+    # A day with no year takes the other date's; two such days are compared in a leap year.
+    year = bound.year or exact.year or 2000
+    b, e = _days(bound, year), _days(exact, year)
+    if b is None or e is None:
+        return None
+    if bound.bound == "lt":
+        return True if e[1] < b[0] else False if e[0] >= b[0] else None
+    if bound.bound == "gt":
+        return True if e[0] > b[1] else False if e[1] <= b[1] else None
+    return True if e[1] <= b[1] else False if e[0] > b[1] else None  # "by": on or before
+
+
+def _fill_dates(claim: str, official: str) -> str:
+    """The claim with each date bound the official sentence meets written as the official date:
+    its year for a bound on a year ("in 2016"), else the day after the official's own
+    preposition ("as of December 26, 2018") or "on"."""
+    theirs = [w for w in whens(official) if w.bound is None]
+    out, last = [], 0
+    for w in whens(claim):
+        if w.bound is None:
+            continue
+        said = [meets(w, o) for o in theirs]
+        met = [o for o, m in zip(theirs, said) if m]
+        if not met or False in said:  # a date that breaks the bound: which one the claim means is for NLI
+            continue
+        if w.month is None:
+            years = {o.year for o in met if o.year}
+            if len(years) != 1:
+                continue
+            filled = f"in {years.pop()}"
+        else:
+            # Of several days the sentence gives, the one whose clause shares most of the claim's words.
+            o = max(met, key=lambda o: len(content_stems(_around(official, theirs, o)) & content_stems(claim)))
+            before = re.search(r"\b(as of|on|in|by|during)\s*$", official[:o.start], re.I)
+            filled = f"{before.group(1).lower() if before else 'on'} {o.written}"
+        out += [claim[last:w.start], filled[0].upper() + filled[1:] if claim[w.start].isupper() else filled]
+        last = w.end
+    return "".join(out) + claim[last:] if out else claim
+
+
+def _around(text: str, found: list[When], w: When) -> str:
+    """The part of ``text`` that is about the date ``w`` of the dates ``found`` in it: up to the
+    dates either side, cut at the last punctuation between (else halfway)."""
+    def cut(a: int, b: int) -> int:
+        gap = text[a:b]
+        stops = [i for i, ch in enumerate(gap) if ch in ",;:."]
+        return a + (stops[-1] if stops else len(gap) // 2)
+
+    i = found.index(w)
+    start = cut(found[i - 1].end, w.start) if i else 0
+    end = cut(w.end, found[i + 1].start) if i + 1 < len(found) else len(text)
+    return text[start:end]
+
+
+def date_bound_mismatch(claim: str, official: str) -> Mismatch | None:
+    """A date bound of the claim that no date of the official sentence meets, where some can
+    be compared with it: "retired before 2008" against "retired in 2008"."""
+    theirs = [w for w in whens(official) if w.bound is None]
+    for w in whens(claim):
+        if w.bound is None:
+            continue
+        verdicts = [meets(w, o) for o in theirs]
+        if False in verdicts and True not in verdicts:
+            return Mismatch("date", claim[w.start:w.end], ", ".join(o.written for o, v in zip(theirs, verdicts)
+                                                                     if v is False))
+    return None
 
 
 # Entity types whose disagreement means a different subject or place, and spellings of one
@@ -469,6 +625,8 @@ def mismatches(claim: str, official: str, entity_subject: float = Thresholds.ent
         out.append(Mismatch("number", *none))
     elif none := none_against_count(official, claim):
         out.append(Mismatch("number", none[1], none[0]))
+    elif bounded := number_bound_mismatch(claim, official):
+        out.append(bounded)
     cd, od = dates(claim), dates(official)
     # "January 26" vs "2022" is not a disagreement: compare days with days, years with years.
     c_days, o_days = [k for k in cd if not k[0].isdigit()], [k for k in od if not k[0].isdigit()]
@@ -476,6 +634,8 @@ def mismatches(claim: str, official: str, entity_subject: float = Thresholds.ent
     if (c_days and o_days and not any(_same_day(a, b) for a in c_days for b in o_days)
             or c_years and o_years and not c_years & o_years):
         out.append(Mismatch("date", ", ".join(cd.values()), ", ".join(od.values())))
+    elif bounded := date_bound_mismatch(claim, official):
+        out.append(bounded)
     out += entity_mismatches(claim, official, entity_subject)
     if negated(claim) != negated(official):
         out.append(Mismatch("polarity", "negated" if negated(claim) else "affirmed",
