@@ -384,6 +384,10 @@ def test_whens_read_the_bound_of_a_date():
     assert (after.bound, after.year, after.written) == ("gt", 2020, "12 May 2020")
     assert plain.bound is None and plain.written == "26 January"
     assert whens("in force until 2030 and since March 3") == []  # spans of time, not dates of events
+    month, alone, verb = whens("began in January 2016, before June, and they may go by May 2020")
+    assert (month.year, month.month, month.day, month.bound, month.written) == (2016, 1, None, None, "January 2016")
+    assert (alone.year, alone.month, alone.bound) == (None, 6, "lt")
+    assert (verb.month, verb.year, verb.bound) == (5, 2020, "le")  # "may" the verb is no month
 
 
 @pytest.mark.parametrize("bound, date, expected", [
@@ -395,6 +399,10 @@ def test_whens_read_the_bound_of_a_date():
     ("by April 4", "on April 5", False),
     ("before December 27, 2018", "as of December 26", True),  # the day takes the bound's year
     ("before March 5, 2016", "in 2016", None),  # a year against a day within it
+    ("before June", "born 20 March 1963", True),  # a month alone takes the day's year
+    ("before February 2016", "in January 2016", True),
+    ("before January 2016", "in January 2016", False),
+    ("before 2017", "in December 2016", True),
     ("before 2017", "on January 26", None),  # a day with no year against a year
 ])
 def test_a_date_meets_a_bound_or_breaks_it_or_cannot_say(bound, date, expected):
@@ -441,6 +449,7 @@ def test_a_number_bound_no_official_number_of_the_same_thing_meets_is_a_mismatch
     assert not number_kinds("It sold more than 18 million records.", "It sold 20 million records and 3 million records.")
     assert not number_kinds("NATO will send more than 10,000 troops.", "NATO will send 5,000 tanks.")
     assert not number_kinds("Fewer than 4,800 deaths were recorded.", "More than 4,700 deaths were recorded.")
+    assert not number_kinds("She played a student below 17 years.", "She played a 16-year-old student and a 32 year old.")
     assert number_kinds("Fewer than 4,800 deaths were recorded.", "More than 4,900 deaths were recorded.")
 
 
@@ -459,6 +468,8 @@ def test_quantities_read_bounds_and_what_they_count():
     assert (pct.high, pct.high_open, pct.unit) == (55, True, "%")
     assert (money.low, money.low_open, money.unit) == (3.5e9, False, "$")
     assert quantities("nearly 100 ships") == []  # an approximation, not a bound
+    [teen, adult] = quantities("a 16-year-old student and a 32 year old survivor")
+    assert (teen.low, teen.unit, adult.unit) == (16, "year", "year")
     [most], [least] = quantities("no more than 5 ships"), quantities("not fewer than 5 ships")
     assert (most.low, most.high, least.low, least.high) == (float("-inf"), 5, 5, float("inf"))
     [exact] = quantities("2,013 deaths")

@@ -14,6 +14,7 @@ loaded on first use and only for sentences that contain a capitalised name.
 """
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "forty": 40,
                  "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12}
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+# The counted word follows a space ("10,000 troops") or a hyphen ("a 16-year-old": "year").
 _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion))?"
-                  r"(?:\s+([a-z][a-z\-]+))?", re.I)
+                  r"(?:\s+([a-z][a-z\-]+)|-([a-z]+)(?:-[a-z]+)*)?", re.I)
 _WORDNUM = re.compile(r"\b(" + "|".join(_WORD_NUMBERS) + r")(?:\s+(hundred|thousand|million|billion|trillion))?"
                       r"\s+([a-z][a-z\-]+)", re.I)
 _MONTHS = ("january february march april may june july august september october november december").split()
@@ -107,7 +109,7 @@ def quantities(text: str) -> list[Quantity]:
     inf = float("inf")
     text = _DATE.sub(lambda m: " " * len(m.group(0)), text)
     for m in _NUM.finditer(text):
-        raw, scale, word = m.group(1), m.group(2), m.group(3)
+        raw, scale, word = m.group(1), m.group(2), m.group(3) or m.group(4)
         value = float(raw.replace(",", ""))
         if not scale and "," not in raw and 1900 <= value <= 2100 and "." not in raw:
             continue
@@ -273,7 +275,7 @@ def _same_day(a: str, b: str) -> bool:
 
 @dataclass(frozen=True)
 class When:
-    """A date as written: a day ("January 26", with or without its year) or a year, exact or
+    """A date as written: a day ("January 26", with or without its year), a month or a year, exact or
     after a bound ("before 2017": ``bound`` "lt"; "after": "gt"; "by": "le"). ``start``/``end``
     span the bound and the date; ``written`` is the date alone, as the text has it."""
 
@@ -286,22 +288,40 @@ class When:
     written: str
 
 
+# A month with its year ("January 2016"), or after a bound alone ("before June"): capitalised,
+# so that "may" the verb is no month.
+_MONTH_BEFORE_YEAR = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+$", re.I)
+_BARE_MONTH = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS) + r")\b(?!\s*\d)")
+
+
 def whens(text: str) -> list[When]:
-    """Every date in ``text`` with its bound, if any; dates after "until", "till" or "since" left out."""
-    out = []
+    """Every date in ``text`` with its bound, if any: days, months of a year, years, and months
+    alone after a bound; dates after "until", "till" or "since" left out."""
+    found = []
     for m in _DATE.finditer(text):
-        found = _DATE_BOUND.search(text[:m.start()])
-        bound = next((k for k, v in found.groupdict().items() if v), "span") if found else None
-        if bound == "span":
-            continue
+        start = m.start()
         if m.group(1):
             month, day, year = _MONTHS.index(m.group(1).lower()) + 1, int(m.group(2)), m.group(3)
         elif m.group(5):
             month, day, year = _MONTHS.index(m.group(5).lower()) + 1, int(m.group(4)), m.group(6)
+        elif month_first := _MONTH_BEFORE_YEAR.search(text[:start]):
+            month, day, year, start = _MONTHS.index(month_first.group(1).lower()) + 1, None, m.group(7), \
+                month_first.start()
         else:
             month, day, year = None, None, m.group(7)
-        out.append(When(int(year) if year else None, month, day, bound, found.start() if found else m.start(),
-                        m.end(), m.group(0)))
+        found.append((start, m.end(), year, month, day))
+    taken = [(a, b) for a, b, *_ in found]
+    for m in _BARE_MONTH.finditer(text):
+        if not any(a <= m.start() < b for a, b in taken) and _DATE_BOUND.search(text[:m.start()]):
+            found.append((m.start(), m.end(), None, _MONTHS.index(m.group(1).lower()) + 1, None))
+    out = []
+    for start, end, year, month, day in sorted(found):
+        bound_found = _DATE_BOUND.search(text[:start])
+        bound = next((k for k, v in bound_found.groupdict().items() if v), "span") if bound_found else None
+        if bound == "span":
+            continue
+        out.append(When(int(year) if year else None, month, day, bound, bound_found.start() if bound_found else start,
+                        end, text[start:end]))
     return out
 
 
@@ -309,7 +329,11 @@ def _days(w: When, year: int) -> tuple[date, date] | None:
     """The first and last day ``w`` may mean, in ``year`` when it names none; None if no such day."""
     y = w.year or year
     try:
-        return (date(y, 1, 1), date(y, 12, 31)) if w.month is None else (date(y, w.month, w.day),) * 2
+        if w.month is None:
+            return date(y, 1, 1), date(y, 12, 31)
+        if w.day is None:
+            return date(y, w.month, 1), date(y, w.month, calendar.monthrange(y, w.month)[1])
+        return (date(y, w.month, w.day),) * 2
     except ValueError:  # "February 30"
         return None
 
@@ -601,7 +625,7 @@ def forced_mismatches(claim_units: list[str], official_units: list[str], *,
 
 def _without_quantities(text: str) -> str:
     text = _DATE.sub(" ", text)
-    text = _NUM.sub(lambda m: " " + (m.group(3) or ""), text)  # keep the unit: "troops"
+    text = _NUM.sub(lambda m: " " + (m.group(3) or m.group(4) or ""), text)  # keep the unit: "troops"
     return _WORDNUM.sub(lambda m: " " + (m.group(3) or ""), text)
 
 
