@@ -95,6 +95,12 @@ def test_narration_belongs_to_the_publisher_and_subordinate_clauses_do_not_attri
     assert {kind for t, who, kind in news if who is None} == {"narration"}
 
 
+def test_a_department_or_an_office_is_a_group_not_a_person_named_after_it():
+    rows = attributed("The State Department said the reply was delivered on January 26.\n"
+                      "The Foreign Office said talks would continue.\n", publisher="The Daily Record")
+    assert rows[0][1] == "State Department" and rows[1][1] == "Foreign Office"
+
+
 def test_a_passive_reporting_verb_names_no_speaker():
     rows = attributed("Truth be told, the talks failed.\nRussia was told that the answer would come soon.\n",
                       publisher="The Daily Record")

@@ -57,6 +57,7 @@ _PRONOUNS = {"he": "person", "she": "person", "they": "group", "we": "group"}
 _GROUP_WORDS = re.compile(r"\b(officials?|allies|diplomats?|spokes(?:wo)?man|spokesperson|ministry|ministers?|"
                           r"government|administration|envoys?|delegation|leaders?|sources?|kremlin|white house|"
                           r"state department|pentagon|alliance|washington|moscow|nato|russia|"
+                          r"departments?|office|embassy|mission|council|commission|agency|committee|bureau|"
                           r"united states|us|u\.s\.|eu|ukraine|kyiv)\b", re.I)
 _TITLES = re.compile(r"^(?:(?:u\.s\.|us|nato|russian|russia's|american|the|a|an|former|new|deputy|under|chief|senior|"
                      r"secretary|general|state|president|prime|minister|foreign|defen[cs]e|ambassador|envoy|spokes\w*|"
