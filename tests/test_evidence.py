@@ -375,6 +375,7 @@ def test_a_year_is_never_read_as_a_day():
     assert dates("Work began in January 2016.") == {"2016": "2016"}
     assert dates("They met on May 20, 2021.") == {"may 20 2021": "May 20, 2021"}
     assert dates("The 5 mayors met.") == {}
+    assert dates("As of May 16 , 2019 , it had 23.9 million likes.") == {"may 16 2019": "May 16 , 2019"}
 
 
 def test_whens_read_the_bound_of_a_date():
@@ -388,6 +389,8 @@ def test_whens_read_the_bound_of_a_date():
     assert (month.year, month.month, month.day, month.bound, month.written) == (2016, 1, None, None, "January 2016")
     assert (alone.year, alone.month, alone.bound) == (None, 6, "lt")
     assert (verb.month, verb.year, verb.bound) == (5, 2020, "le")  # "may" the verb is no month
+    assert whens("The plan was criticised by May in parliament.") == []  # a person, not a month
+    assert [w.month for w in whens("Troops will leave by June.")] == [6]
 
 
 @pytest.mark.parametrize("bound, date, expected", [

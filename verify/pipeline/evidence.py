@@ -32,8 +32,9 @@ _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(thousand|
 _WORDNUM = re.compile(r"\b(" + "|".join(_WORD_NUMBERS) + r")(?:\s+(hundred|thousand|million|billion|trillion))?"
                       r"\s+([a-z][a-z\-]+)", re.I)
 _MONTHS = ("january february march april may june july august september october november december").split()
-# The day is never the first digits of a year ("January 2016" is 2016, not January 20).
-_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?!\d)(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
+# The day is never the first digits of a year ("January 2016" is 2016, not January 20); its
+# year may follow a spaced comma, as in tokenised text ("May 16 , 2019").
+_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?!\d)(?:st|nd|rd|th)?(?:\s?,?\s+(\d{4}))?"
                    r"|\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
                    + "|".join(_MONTHS) + r")\b(?:\s+(\d{4}))?|\b(19\d\d|20\d\d)\b", re.I)
 _NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|can't|won't|"
@@ -289,9 +290,9 @@ class When:
 
 
 # A month with its year ("January 2016"), or after a bound alone ("before June"): capitalised,
-# so that "may" the verb is no month.
+# so that "may" the verb is no month, and never "May" alone ("criticised by May" names a person).
 _MONTH_BEFORE_YEAR = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+$", re.I)
-_BARE_MONTH = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS) + r")\b(?!\s*\d)")
+_BARE_MONTH = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS if m != "may") + r")\b(?!\s*\d)")
 
 
 def whens(text: str) -> list[When]:
