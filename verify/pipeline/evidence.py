@@ -213,16 +213,12 @@ def fill_bounds(claim: str, official: str) -> str:
     2016" (``meets``).
     """
     claim = _fill_dates(claim, official)
-    theirs = [q for q in quantities(official) if q.unit]
     out, last = [], 0
 
     def value(q: Quantity) -> float:
         return q.low if q.low != float("-inf") else q.high
 
-    for q in quantities(claim):
-        if q.exact or not q.unit:
-            continue
-        same = [o for o in theirs if o.unit == q.unit]
+    for q, same in _number_bounds(claim, official):
         met = [o for o in same if o.within(q)]
         # When the sentence also has a number of that unit that breaks the bound, which one
         # the claim means is for NLI to read: "earned less than $ 93.25 million worldwide"
@@ -235,20 +231,35 @@ def fill_bounds(claim: str, official: str) -> str:
     return "".join(out) + claim[last:] if out else claim
 
 
+def _number_bounds(claim: str, official: str):
+    """Each bound of the claim on a counted thing, with the official sentence's numbers of that thing."""
+    theirs = [q for q in quantities(official) if q.unit]
+    for q in quantities(claim):
+        if not q.exact and q.unit:
+            yield q, [o for o in theirs if o.unit == q.unit]
+
+
 def number_bound_mismatch(claim: str, official: str) -> Mismatch | None:
     """A bound of the claim that no number of the same thing in the official sentence meets,
     where the sentence gives one: "sold more than 160,000 copies" against "has sold 159,500
     copies"."""
-    theirs = [q for q in quantities(official) if q.unit]
-    for q in quantities(claim):
-        same = [o for o in theirs if o.unit == q.unit]
-        if q.exact or not same or any(o.within(q) for o in same):
+    for q, same in _number_bounds(claim, official):
+        if not same or any(o.within(q) for o in same):
             continue
         # Two bounds that overlap ("more than 4,700" against "fewer than 4,800") do not disagree.
         if any(not o.exact and max(o.low, q.low) < min(o.high, q.high) for o in same):
             continue
         return Mismatch("number", claim[q.start:q.end], ", ".join(o.written for o in same))
     return None
+
+
+def _parts(m: re.Match) -> tuple[int | None, int | None, str | None]:
+    """(month, day, year as written) of a ``_DATE`` match: a day, with or without its year, or a year."""
+    if m.group(1):
+        return _MONTHS.index(m.group(1).lower()) + 1, int(m.group(2)), m.group(3)
+    if m.group(5):
+        return _MONTHS.index(m.group(5).lower()) + 1, int(m.group(4)), m.group(6)
+    return None, None, m.group(7)
 
 
 def dates(text: str) -> dict[str, str]:
@@ -258,12 +269,8 @@ def dates(text: str) -> dict[str, str]:
     for m in _DATE.finditer(text):
         if _DATE_BOUND.search(text[:m.start()]):
             continue
-        if m.group(1):
-            key = f"{m.group(1).lower()} {int(m.group(2))}" + (f" {m.group(3)}" if m.group(3) else "")
-        elif m.group(5):
-            key = f"{m.group(5).lower()} {int(m.group(4))}" + (f" {m.group(6)}" if m.group(6) else "")
-        else:
-            key = m.group(7)
+        month, day, year = _parts(m)
+        key = f"{_MONTHS[month - 1]} {day}" + (f" {year}" if year else "") if day is not None else year
         out[key] = m.group(0)
     return out
 
@@ -298,28 +305,20 @@ _BARE_MONTH = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS if m 
 def whens(text: str) -> list[When]:
     """Every date in ``text`` with its bound, if any: days, months of a year, years, and months
     alone after a bound; dates after "until", "till" or "since" left out."""
-    found = []
+    found = []  # (start, end, year, month, day, a month alone)
     for m in _DATE.finditer(text):
-        start = m.start()
-        if m.group(1):
-            month, day, year = _MONTHS.index(m.group(1).lower()) + 1, int(m.group(2)), m.group(3)
-        elif m.group(5):
-            month, day, year = _MONTHS.index(m.group(5).lower()) + 1, int(m.group(4)), m.group(6)
-        elif month_first := _MONTH_BEFORE_YEAR.search(text[:start]):
-            month, day, year, start = _MONTHS.index(month_first.group(1).lower()) + 1, None, m.group(7), \
-                month_first.start()
-        else:
-            month, day, year = None, None, m.group(7)
-        found.append((start, m.end(), year, month, day))
+        start, (month, day, year) = m.start(), _parts(m)
+        if month is None and (month_first := _MONTH_BEFORE_YEAR.search(text[:start])):
+            month, start = _MONTHS.index(month_first.group(1).lower()) + 1, month_first.start()
+        found.append((start, m.end(), year, month, day, False))
     taken = [(a, b) for a, b, *_ in found]
-    for m in _BARE_MONTH.finditer(text):
-        if not any(a <= m.start() < b for a, b in taken) and _DATE_BOUND.search(text[:m.start()]):
-            found.append((m.start(), m.end(), None, _MONTHS.index(m.group(1).lower()) + 1, None))
+    found += [(m.start(), m.end(), None, _MONTHS.index(m.group(1).lower()) + 1, None, True)
+              for m in _BARE_MONTH.finditer(text) if not any(a <= m.start() < b for a, b in taken)]
     out = []
-    for start, end, year, month, day in sorted(found):
+    for start, end, year, month, day, alone in sorted(found):
         bound_found = _DATE_BOUND.search(text[:start])
         bound = next((k for k, v in bound_found.groupdict().items() if v), "span") if bound_found else None
-        if bound == "span":
+        if bound == "span" or alone and bound is None:  # a month alone is a date only after a bound
             continue
         out.append(When(int(year) if year else None, month, day, bound, bound_found.start() if bound_found else start,
                         end, text[start:end]))
@@ -361,12 +360,8 @@ def _fill_dates(claim: str, official: str) -> str:
     """The claim with each date bound the official sentence meets written as the official date:
     its year for a bound on a year ("in 2016"), else the day after the official's own
     preposition ("as of December 26, 2018") or "on"."""
-    theirs = [w for w in whens(official) if w.bound is None]
     out, last = [], 0
-    for w in whens(claim):
-        if w.bound is None:
-            continue
-        said = [meets(w, o) for o in theirs]
+    for w, theirs, said in _date_bounds(claim, official):
         met = [o for o, m in zip(theirs, said) if m]
         if not met or False in said:  # a date that breaks the bound: which one the claim means is for NLI
             continue
@@ -399,16 +394,20 @@ def _around(text: str, found: list[When], w: When) -> str:
     return text[start:end]
 
 
+def _date_bounds(claim: str, official: str):
+    """Each date bound of the claim, with the official sentence's dates and whether each meets it."""
+    theirs = [w for w in whens(official) if w.bound is None]
+    for w in whens(claim):
+        if w.bound is not None:
+            yield w, theirs, [meets(w, o) for o in theirs]
+
+
 def date_bound_mismatch(claim: str, official: str) -> Mismatch | None:
     """A date bound of the claim that no date of the official sentence meets, where some can
     be compared with it: "retired before 2008" against "retired in 2008"."""
-    theirs = [w for w in whens(official) if w.bound is None]
-    for w in whens(claim):
-        if w.bound is None:
-            continue
-        verdicts = [meets(w, o) for o in theirs]
-        if False in verdicts and True not in verdicts:
-            return Mismatch("date", claim[w.start:w.end], ", ".join(o.written for o, v in zip(theirs, verdicts)
+    for w, theirs, said in _date_bounds(claim, official):
+        if False in said and True not in said:
+            return Mismatch("date", claim[w.start:w.end], ", ".join(o.written for o, v in zip(theirs, said)
                                                                      if v is False))
     return None
 
